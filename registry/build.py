@@ -15,7 +15,7 @@ import inspect
 from typing import Any, Iterator, Optional
 
 from .catalogue import Catalogue
-from .errors import ConfigError, UnknownPartError
+from .errors import ConfigError, UnknownPartError, ZooError
 from .kinds import CATALOGUES, catalogue
 
 _KEY_PATH: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar('zoo_key_path', default=())
@@ -38,15 +38,25 @@ def key_path(key: str) -> Iterator[str]:
 
 
 def suggest(name: str, kind: Optional[str] = None, n: int = 3) -> list[str]:
-    """Registered names closest to ``name`` (in ``kind``, or in every catalogue), best first."""
+    """Registered names closest to ``name`` (in ``kind``, or in every catalogue), best first.
+
+    Qualified names (``builtin.ResNet``) are offered when ``name`` is qualified itself, or for a
+    part whose short name was refused (reachable only qualified); otherwise the short names.
+    """
     cats = [CATALOGUES[kind]] if kind else list(CATALOGUES.values())
-    names = sorted({x for c in cats for x in c.names()})
+    qualified = isinstance(name, str) and '.' in name
+    names = sorted({x for c in cats for x in c.names(qualified=qualified)})
     lowered = {x.lower(): x for x in names}
     out = [lowered[name.lower()]] if name.lower() in lowered and lowered[name.lower()] != name else []
     for hit in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5):
         if lowered[hit] not in out:
             out.append(lowered[hit])
     return out[:n]
+
+
+def _own(cat: Catalogue, obj: Any) -> bool:
+    """True if ``obj`` is a part of ``cat`` itself (not of an mmengine parent registry)."""
+    return obj is not None and any(p.obj is obj for p in cat.parts(include_shadowed=True))
 
 
 def unknown_part_message(cat: Catalogue, name: str, path: str) -> str:
@@ -59,14 +69,15 @@ def unknown_part_message(cat: Catalogue, name: str, path: str) -> str:
                                                           for p in cat.parts(True)}
         lines.append('did you mean ' + ', '.join(f'{h!r} (plugin {owners.get(h, "?")})'
                                                  for h in hits) + '?')
-    elsewhere = [c.title for c in CATALOGUES.values() if c is not cat and c.get(name) is not None]
+    elsewhere = [c.title for c in CATALOGUES.values() if c is not cat and _own(c, c.get(name))]
     if elsewhere:
         lines.append(f'{name!r} is a {" and a ".join(elsewhere)}, not a {cat.title}')
     if not hits and not elsewhere:
         known = [p.name for p in cat.parts()]
-        lines.append(f'the {cat.title}s are: {", ".join(known)}' if known else
+        lines.append(f'the {cat.plural} are: {", ".join(known)}' if known else
                      f'no {cat.title} is registered at all; is a plugin missing? (see `zoo plugins`)')
-    return '; '.join(lines) + '.'
+    text = '; '.join(lines)
+    return text if text.endswith(('.', '?')) else text + '.'
 
 
 def resolve(kind: str, name: Any, path: str = '') -> Any:
@@ -94,10 +105,25 @@ def _signature_problem(obj: Any, args: dict) -> Optional[str]:
     try:
         sig.bind(**args)
     except TypeError as err:
-        accepted = ', '.join(str(p) for p in sig.parameters.values()
+        accepted = ', '.join(p.name + ('' if p.default is p.empty else f'={p.default!r}')
+                             for p in sig.parameters.values()
                              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
-        return f'{err}; {obj.__name__} accepts: {accepted}'
+        return f'{err}; {getattr(obj, "__name__", obj)!s} accepts: {accepted or "no arguments"}'
     return None
+
+
+def _note_key_path(err: BaseException, path: str, type_name: Any) -> None:
+    """Add ``while building <path> (<type>)`` to an error raised by a part's constructor.
+
+    Only the innermost build adds a note, and the zoo's own errors (which name their key path
+    already) get none. The command line appends the note to the error's paragraph.
+    """
+    if isinstance(err, ZooError) or not hasattr(err, 'add_note'):  # add_note: Python >= 3.11
+        return
+    if any(str(n).startswith('while building ') for n in getattr(err, '__notes__', ())):
+        return
+    name = type_name if isinstance(type_name, str) else getattr(type_name, '__name__', type_name)
+    err.add_note(f'while building {path} ({name})')
 
 
 def build(kind: str, cfg: Any, key: str = '', default_args: Optional[dict] = None) -> Any:
@@ -116,6 +142,8 @@ def build(kind: str, cfg: Any, key: str = '', default_args: Optional[dict] = Non
     Raises:
         ConfigError: ``cfg`` is not a dict with ``type``; an argument is unknown or missing.
         UnknownPartError: the ``type`` is not registered in ``kind``.
+        Any error of the part's constructor propagates unchanged, with the note
+        ``while building <key path> (<type>)`` (Python >= 3.11).
     """
     if cfg is None or not isinstance(cfg, dict):
         return cfg
@@ -131,7 +159,11 @@ def build(kind: str, cfg: Any, key: str = '', default_args: Optional[dict] = Non
         problem = _signature_problem(obj, args)
         if problem:
             raise ConfigError(f'{path or kind} ({getattr(obj, "__name__", obj)}): {problem}')
-        part = obj(**args)
+        try:
+            part = obj(**args)
+        except Exception as err:
+            _note_key_path(err, path or kind, type_name)
+            raise
         if hasattr(part, '__dict__'):  # objects with __slots__ are not stamped; messages fall back
             part._zoo_key_path = path
             part._zoo_type = type_name if isinstance(type_name, str) else obj.__name__

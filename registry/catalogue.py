@@ -67,6 +67,11 @@ class Catalogue(Registry):
         self.title = title
         self._shadowed: list[tuple[str, Any]] = []
 
+    @property
+    def plural(self) -> str:
+        """The kind in words, plural: 'losses', 'RoI extractors'."""
+        return self.title + ('es' if self.title.endswith(('s', 'x', 'ch', 'sh')) else 's')
+
     # registration -------------------------------------------------------------------------
     def _register_module(self, module, module_name=None, force: bool = False) -> None:
         if not callable(module):
@@ -77,17 +82,26 @@ class Catalogue(Registry):
             existing = self._module_dict.get(name)
             if existing is None or existing is module or force or _same_definition(existing, module):
                 self._module_dict[name] = module
+                discovery.note_registration(module)
                 continue
+            loading = discovery.is_loading()
+            if loading:
+                discovery.note_registration(module)  # owned by the plugin being imported
             old_owner, new_owner = discovery.owner_of(existing), discovery.owner_of(module)
-            message = (
-                f'{self.title} {name!r} is already registered by plugin {old_owner!r} '
-                f'({existing.__module__}.{existing.__qualname__}); the registration by plugin '
-                f'{new_owner!r} ({module.__module__}.{module.__qualname__}) is refused. '
-                f'Reach it by its qualified name {new_owner}.{name!r}.' if new_owner != old_owner else
-                f'{self.title} {name!r} is registered twice by {old_owner!r}: '
-                f'{existing.__module__}.{existing.__qualname__} and '
-                f'{module.__module__}.{module.__qualname__}.')
-            if discovery.is_loading():
+            where_old = f'{existing.__module__}.{existing.__qualname__}'
+            where_new = f'{module.__module__}.{module.__qualname__}'
+            if new_owner != old_owner:
+                message = (f'{self.title} {name!r} is already registered by plugin {old_owner!r} '
+                           f'({where_old}); the registration by plugin {new_owner!r} '
+                           f'({where_new}) is refused. ' +
+                           (f'Reach it by its qualified name {new_owner + "." + name!r}.'
+                            if loading else 'Register it under another name '
+                            '(register_module(name=...)), or pass force=True to replace.'))
+            else:
+                message = (f'{self.title} {name!r} is registered twice by {old_owner!r}: '
+                           f'{where_old} and {where_new}; the second registration is refused' +
+                           ('.' if loading else ' (pass force=True to replace the first).'))
+            if loading:
                 self._shadowed.append((name, module))
                 discovery.record_conflict(message)
                 warnings.warn(message, stacklevel=3)
@@ -117,11 +131,13 @@ class Catalogue(Registry):
                       for n, obj in self._shadowed]
         return sorted(infos, key=lambda p: (p.name.lower(), p.owner))
 
-    def names(self) -> list[str]:
-        """Short and qualified names of every part, for suggestions."""
+    def names(self, qualified: bool = True) -> list[str]:
+        """Names of every part, for suggestions: short ones, and qualified ones too if
+        ``qualified`` (a refused part, reachable only by its qualified name, always has it)."""
         out = []
         for info in self.parts(include_shadowed=True):
             if not info.shadowed:
                 out.append(info.name)
-            out.append(info.qualified)
+            if qualified or info.shadowed:
+                out.append(info.qualified)
         return out

@@ -49,6 +49,7 @@ class FeatureSpec:
             raise AssemblyError(f'{describe(part)} does not declare {" and ".join(missing)}; '
                                 'a backbone or neck must, so that its neighbours can be checked')
         ch, st = part.out_channels, part.strides
+        st = (st,) if isinstance(st, int) else tuple(st)
         ch = (ch,) * len(st) if isinstance(ch, int) else tuple(ch)
         return cls(tuple(int(c) for c in ch), tuple(int(s) for s in st))
 
@@ -86,7 +87,8 @@ class Requires:
         if self.rule == 'each':
             return all(p == self.value for p in produced)
         if self.rule == 'subset':
-            return all(v in produced for v in self.value)
+            value = (self.value,) if isinstance(self.value, int) else self.value
+            return all(v in produced for v in value)
         count = self.value if isinstance(self.value, int) else len(self.value)
         return count == spec.num_levels
 

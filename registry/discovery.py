@@ -6,6 +6,10 @@ found exactly as a third-party package's would be. Discovery runs once, on the f
 any catalogue. A plugin whose import fails is recorded with its distribution, version and the
 error, a warning is issued, and the other plugins still load.
 
+Plugins load in a fixed order: the zoo's own distribution first, then the others sorted by
+distribution name and entry-point name. When two plugins register the same short name, the first
+keeps it and the second's part is reachable by its qualified name ``<plugin>.<Name>`` only.
+
 Entry points are read with the ``entrypoints`` package (it scans ``sys.path`` for
 ``*.dist-info/entry_points.txt``, so a plugin installed with ``pip install --target DIR`` is found
 when ``DIR`` is on ``PYTHONPATH``).
@@ -13,6 +17,8 @@ when ``DIR`` is on ``PYTHONPATH``).
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import re
 import threading
 import traceback
 import warnings
@@ -22,6 +28,7 @@ from typing import Any, Optional
 import entrypoints
 
 GROUP = 'zoo.plugins'
+OWN_DISTRIBUTION = 'detection-zoo'  # normalized name of the zoo's own distribution
 
 
 @dataclass
@@ -44,16 +51,40 @@ class PluginRecord:
 _lock = threading.RLock()
 _records: Optional[list[PluginRecord]] = None
 _loading: Optional[PluginRecord] = None
+_registered_by: dict[Any, str] = {}  # part -> the plugin being imported when it was registered
+
+
+def _normalized(name: Optional[str]) -> str:
+    return re.sub(r'[-_.]+', '-', name or '').lower()
 
 
 def _entry_points() -> list[Any]:
+    """The entry points of the group in loading order: the zoo's own distribution first (in the
+    order its pyproject declares them), then the others sorted by distribution and entry-point
+    name, so that which plugin keeps a contested short name never depends on the order of
+    ``sys.path`` or of a directory listing."""
     seen, out = set(), []
     for ep in entrypoints.get_group_all(GROUP):
         key = (ep.name, ep.module_name)
         if key not in seen:  # a distribution visible twice on sys.path
             seen.add(key)
             out.append(ep)
-    return out
+
+    def order(ep: Any) -> tuple:
+        dist = _normalized(getattr(getattr(ep, 'distro', None), 'name', None))
+        return (0, '', '') if dist == OWN_DISTRIBUTION else (1, dist, ep.name)
+    return sorted(out, key=order)  # stable: the own entry points keep their declared order
+
+
+def _version(distro: Any) -> Optional[str]:
+    version = getattr(distro, 'version', None)
+    name = getattr(distro, 'name', None)
+    if version is None and name:  # entrypoints leaves it None for some dist-info layouts
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = None
+    return version
 
 
 def discover(reload: bool = False) -> list[PluginRecord]:
@@ -64,19 +95,30 @@ def discover(reload: bool = False) -> list[PluginRecord]:
             are not imported twice).
 
     Returns:
-        One :class:`PluginRecord` per entry point, in discovery order. Failures are recorded
-        there and warned about, never raised: one broken plugin must not stop the others.
+        One :class:`PluginRecord` per entry point, in loading order. Failures are recorded
+        there and warned about, never raised: one broken plugin must not stop the others. An
+        entry point whose name is already used by another distribution is not loaded and is
+        recorded as failed (its qualified names would be ambiguous).
     """
     global _records, _loading
     with _lock:
         if _records is not None and not reload:
             return _records
         _records = []  # set first: lookups made while importing plugins must not recurse
+        taken: dict[str, PluginRecord] = {}
         for ep in _entry_points():
             distro = getattr(ep, 'distro', None)
             record = PluginRecord(ep.name, ep.module_name, getattr(distro, 'name', None),
-                                  getattr(distro, 'version', None))
+                                  _version(distro))
             _records.append(record)
+            first = taken.setdefault(ep.name, record)
+            if first is not record:
+                record.error = (f'the plugin name {ep.name!r} is taken by distribution '
+                                f'{first.distribution} {first.version} (module {first.module}); '
+                                f'this one (module {ep.module_name}) is not loaded')
+                warnings.warn(f'zoo plugin {ep.name!r} of distribution {record.distribution}: '
+                              f'{record.error}', stacklevel=2)
+                continue
             _loading = record
             try:
                 importlib.import_module(ep.module_name)
@@ -111,11 +153,19 @@ def record_conflict(message: str) -> None:
         _loading.conflicts.append(message)
 
 
-def owner_of(obj: Any) -> str:
-    """The plugin that defines ``obj``: the entry point whose module contains ``obj.__module__``.
+def note_registration(obj: Any) -> None:
+    """Remember which plugin's import registered ``obj`` (called by the catalogues)."""
+    if _loading is not None and getattr(obj, '__hash__', None) is not None:
+        _registered_by.setdefault(obj, _loading.name)
 
-    Parts defined outside any plugin (a script, a test) are owned by their top-level package.
+
+def owner_of(obj: Any) -> str:
+    """The plugin that owns ``obj``: the one whose import registered it; else the entry point
+    whose module contains ``obj.__module__``; else (a script, a test) its top-level package.
     """
+    owner = _registered_by.get(obj) if getattr(obj, '__hash__', None) is not None else None
+    if owner is not None:
+        return owner
     module = getattr(obj, '__module__', None) or '?'
     best = None
     for record in (_records or []):
