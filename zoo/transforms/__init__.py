@@ -1,0 +1,28 @@
+"""Per-sample transforms (on the results dict of :mod:`zoo.datasets`) and the batch
+preprocessor, built on ``torchvision.transforms.v2`` and ``tv_tensors``.
+
+Importing this package registers, in the ``transform`` catalogue: ``Compose``,
+``LoadImageFromFile``, ``Resize``, ``RandomFlip``, ``PhotoMetricDistortion``, ``SanitizeBoxes``,
+``PackDetInputs`` and ``DetDataPreprocessor``.
+
+A BCCD training pipeline (py-faster-rcnn's: short side 600, long side at most 1000, flip)::
+
+    train_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(1000, 600), keep_ratio=True),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='SanitizeBoxes', min_size=1),
+        dict(type='PackDetInputs'),
+    ]
+"""
+from .compose import Compose
+from .data_preprocessor import DetDataPreprocessor
+from .flip import RandomFlip
+from .formatting import DEFAULT_META_KEYS, PackDetInputs
+from .loading import LoadImageFromFile
+from .photometric import PhotoMetricDistortion
+from .resize import Resize, rescale_size
+from .sanitize import SanitizeBoxes
+
+__all__ = ['Compose', 'DetDataPreprocessor', 'RandomFlip', 'DEFAULT_META_KEYS', 'PackDetInputs',
+           'LoadImageFromFile', 'PhotoMetricDistortion', 'Resize', 'rescale_size', 'SanitizeBoxes']
