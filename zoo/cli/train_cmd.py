@@ -1,0 +1,67 @@
+"""``zoo train CONFIG [--work-dir D] [--cfg-options ...] [--resume [CKPT]] [--amp] [--seed N]
+[--launcher none|pytorch|slurm]``: train with mmengine's runner, validating as the config says."""
+from __future__ import annotations
+
+import os
+
+from .config_cmd import add_cfg_options
+
+
+def add_parsers(sub, common) -> None:
+    p = sub.add_parser('train', parents=[common], help='train a detector from a config',
+                       description='Train CONFIG with mmengine\'s Runner on the GPU when there is '
+                                   'one, else on the CPU. Checkpoints (last and best) and logs go '
+                                   'to the work dir.')
+    p.add_argument('config')
+    p.add_argument('--work-dir', help='where logs and checkpoints go (default: the config\'s '
+                                      'work_dir, else work_dirs/<config name>)')
+    add_cfg_options(p)
+    p.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
+                   help='continue a stopped run: from CKPT, or, without it, from the latest '
+                        'checkpoint in the work dir')
+    p.add_argument('--amp', action='store_true',
+                   help='mixed precision (mmengine AmpOptimWrapper); needs CUDA')
+    p.add_argument('--seed', type=int, default=None, help='random seed (default: config, else 0)')
+    p.add_argument('--deterministic', action='store_true',
+                   help='deterministic kernels (slower; for exact reproduction)')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                   help='distributed launcher: pytorch under torchrun, slurm under srun')
+    p.set_defaults(func=run)
+
+
+def config_name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def run(args) -> int:
+    import torch
+
+    from registry import ConfigError
+    from zoo.config import load_config
+    from zoo.runner.build import build_runner
+
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join('work_dirs',
+                                                                          config_name(args.config))
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        if not os.path.isfile(args.resume):
+            raise ConfigError(f'--resume {args.resume}: no such checkpoint file')
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise ConfigError('--amp needs a CUDA GPU, and none is visible; train without --amp')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    randomness = dict(cfg.get('randomness') or {})
+    if args.seed is not None:
+        randomness['seed'] = args.seed
+    if args.deterministic:
+        randomness['deterministic'] = True
+    cfg.randomness = randomness
+    cfg.launcher = args.launcher
+    runner = build_runner(cfg)
+    runner.train()
+    print(f'training finished; checkpoints and logs in {cfg.work_dir}')
+    return 0

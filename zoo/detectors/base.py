@@ -1,0 +1,66 @@
+"""The base of every detector: mmengine's ``BaseModel`` with the zoo's model API.
+
+``forward(inputs, data_samples, mode)``:
+
+* ``inputs``: float (B, 3, H, W), normalized RGB, zero-padded at bottom/right (made by the data
+  preprocessor, ``data_preprocessor`` key of the config);
+* ``mode='loss'``: a dict of scalar losses (keys containing ``loss`` are summed by mmengine);
+* ``mode='predict'``: the data samples with ``pred_instances`` (bboxes (N, 4) xyxy in
+  original-image pixels, scores (N,), labels int64 (N,));
+* ``mode='tensor'``: the raw head outputs.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from mmengine.model import BaseModel
+from torch import Tensor
+
+import registry
+from zoo.runner.nonfinite import check_finite
+
+DEFAULT_PREPROCESSOR = dict(type='DetDataPreprocessor')
+
+
+class BaseDetector(BaseModel):
+    """Dispatches ``forward`` by mode and builds the data preprocessor through the registry.
+
+    Args:
+        data_preprocessor: config of the batch transform (kind ``transform``), default
+            ``DetDataPreprocessor`` (ImageNet mean/std in 0-255 RGB, pad to a multiple of 32).
+        init_cfg: mmengine initialisation config (rarely needed: parts initialise themselves).
+    """
+
+    def __init__(self, data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
+        preprocessor = registry.build('transform', data_preprocessor or DEFAULT_PREPROCESSOR,
+                                      key='data_preprocessor')
+        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+
+    def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
+                mode: str = 'tensor') -> Union[dict, list, tuple]:
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise ValueError(f"forward mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    def parse_losses(self, losses: dict):
+        """mmengine's sum of the loss terms, after checking each is finite.
+
+        Raises:
+            NonFiniteLossError: a term is NaN or infinite (named, with the iteration); raised
+                before the optimizer step, so the weights stay good.
+        """
+        check_finite(losses)
+        return super().parse_losses(losses)
+
+    def loss(self, inputs: Tensor, data_samples: list) -> dict:
+        raise NotImplementedError(f'{type(self).__name__} must implement loss()')
+
+    def predict(self, inputs: Tensor, data_samples: list) -> list:
+        raise NotImplementedError(f'{type(self).__name__} must implement predict()')
+
+    def _forward(self, inputs: Tensor, data_samples: Optional[list] = None):
+        raise NotImplementedError(f'{type(self).__name__} must implement _forward()')

@@ -1,0 +1,126 @@
+"""Two-stage detectors: backbone, optional neck, RPN, RoI head (Faster R-CNN and its variants).
+
+Source: Ren et al., "Faster R-CNN: Towards Real-Time Object Detection with Region Proposal
+Networks", NeurIPS 2015 (approximate joint training, section 3.2); the modern form with FPN and
+RoIAlign follows torchvision's ``fasterrcnn_resnet50_fpn`` and mmdet's ``TwoStageDetector``.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+import registry
+from registry import DETECTORS, FeatureSpec, check_link
+
+from .base import BaseDetector
+
+
+def _sub(cfg: Optional[dict], key: str) -> Optional[dict]:
+    return None if cfg is None else cfg.get(key)
+
+
+@DETECTORS.register_module()
+class TwoStageDetector(BaseDetector):
+    """Backbone -> (neck) -> RPN proposals -> RoI head detections, all parts built by name.
+
+    Args:
+        backbone: config of a backbone (kind ``backbone``).
+        rpn_head: config of the region proposal network (kind ``head``), e.g. ``RPNHead``.
+        roi_head: config of the RoI head (kind ``head``), e.g. ``StandardRoIHead``.
+        neck: optional config of a neck (kind ``neck``), e.g. ``FPN``; it receives the backbone's
+            ``out_channels`` and ``strides`` as defaults for ``in_channels``/``in_strides``.
+        train_cfg: ``dict(rpn=..., rpn_proposal=..., rcnn=...)``: assigner/sampler of the RPN,
+            proposal settings in training, assigner/sampler of the RoI head (mmdet's layout).
+        test_cfg: ``dict(rpn=..., rcnn=...)``: proposal settings at test time and the RoI head's
+            score threshold, NMS and detections per image.
+        data_preprocessor, init_cfg: see :class:`~zoo.detectors.base.BaseDetector`.
+
+    Raises:
+        AssemblyError: before anything runs, when neighbours disagree: the neck's
+            ``in_channels`` against the backbone, the RPN's ``in_channels`` and its anchor
+            strides against the features, the RoI extractor's strides and channels against
+            the features, the box head's input against the RoI extractor.
+    """
+
+    def __init__(self, backbone: dict, rpn_head: dict, roi_head: dict, neck: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.train_cfg, self.test_cfg = train_cfg, test_cfg
+        self.backbone = registry.build('backbone', backbone, key='backbone')
+        spec = FeatureSpec.of(self.backbone)
+        producer = self.backbone
+        self.neck = None
+        if neck is not None:
+            self.neck = registry.build('neck', neck, key='neck', default_args=dict(
+                in_channels=list(spec.channels), in_strides=list(spec.strides)))
+            check_link(self.backbone, self.neck, spec)
+            spec, producer = FeatureSpec.of(self.neck), self.neck
+        self.feature_spec = spec
+        self.rpn_head = registry.build('head', rpn_head, key='rpn_head', default_args=dict(
+            train_cfg=_sub(train_cfg, 'rpn'), proposal_cfg=_sub(train_cfg, 'rpn_proposal'),
+            test_cfg=_sub(test_cfg, 'rpn')))
+        self.roi_head = registry.build('head', roi_head, key='roi_head', default_args=dict(
+            train_cfg=_sub(train_cfg, 'rcnn'), test_cfg=_sub(test_cfg, 'rcnn')))
+        for consumer in (self.rpn_head, getattr(self.rpn_head, 'anchor_generator', None),
+                         self.roi_head, getattr(self.roi_head, 'bbox_roi_extractor', None)):
+            if consumer is not None:
+                check_link(producer, consumer, spec)
+
+    @property
+    def num_classes(self) -> int:
+        return self.roi_head.num_classes
+
+    def extract_feat(self, inputs: Tensor) -> tuple[Tensor, ...]:
+        """Features (per level (B, C_i, H/s_i, W/s_i)) of the backbone, through the neck if any."""
+        feats = self.backbone(inputs)
+        return self.neck(feats) if self.neck is not None else feats
+
+    def loss(self, inputs: Tensor, data_samples: list) -> dict:
+        """Approximate joint training (paper section 3.2): RPN and RoI-head losses in one pass;
+        the RoI head trains on the RPN's proposals, which carry no gradient."""
+        feats = self.extract_feat(inputs)
+        rpn_losses, proposals = self.rpn_head.loss_and_predict(feats, data_samples)
+        roi_losses = self.roi_head.loss(feats, proposals, data_samples)
+        return {**rpn_losses, **roi_losses}
+
+    def predict(self, inputs: Tensor, data_samples: list, rescale: bool = True) -> list:
+        """Detections per image in original-image pixels (``rescale``), also RPN proposals.
+
+        Each data sample gets ``pred_instances`` (bboxes, scores, labels) and ``proposals``
+        (bboxes (K, 4) in input-tensor pixels, scores (K,)).
+        """
+        feats = self.extract_feat(inputs)
+        proposals = self.rpn_head.predict(feats, data_samples)
+        results = self.roi_head.predict(feats, proposals, data_samples, rescale=rescale)
+        for sample, props, result in zip(data_samples, proposals, results):
+            sample.proposals = props
+            sample.pred_instances = result
+        return data_samples
+
+    def _forward(self, inputs: Tensor, data_samples: Optional[list] = None) -> tuple:
+        """Raw outputs: (RPN objectness per level, RPN deltas per level, RoI class scores,
+        RoI deltas) for the test-time proposals."""
+        feats = self.extract_feat(inputs)
+        rpn_outs = self.rpn_head(feats)
+        if data_samples is None:
+            from zoo.structures import DetDataSample
+            h, w = inputs.shape[-2:]
+            data_samples = [DetDataSample(metainfo=dict(img_shape=(h, w), batch_input_shape=(h, w)))
+                            for _ in range(inputs.shape[0])]
+        proposals = self.rpn_head.predict(feats, data_samples)
+        roi_outs = self.roi_head.forward(feats, proposals)
+        return (*rpn_outs, *roi_outs)
+
+
+@DETECTORS.register_module()
+class FasterRCNN(TwoStageDetector):
+    """Faster R-CNN (Ren et al. 2015): a :class:`TwoStageDetector` whose RoI head is a Fast R-CNN
+    head (RoI pooling, two FC layers, softmax over C + 1 classes, class-specific box deltas).
+
+    The paper's recipes (ZF, VGG16) and the modern one (ResNet-50-FPN, RoIAlign) differ only in
+    config: see ``configs/faster_rcnn/`` and ``docs/faster_rcnn.md``.
+    """
