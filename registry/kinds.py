@@ -41,6 +41,15 @@ TRANSFORMS = Catalogue('transform', 'transform', parent=mm.TRANSFORMS)
 METRICS = Catalogue('metric', 'metric', parent=mm.METRICS)
 LOOPS = Catalogue('loop', 'loop', parent=mm.LOOPS)
 
+# mmengine's Runner looks for a child of scope 'zoo' in every root registry it builds from
+# (hooks, optimizers, schedulers, ...) and warns where there is none; like mmdet's registry.py, give
+# each remaining root an empty child, so lookups fall through to mmengine's own parts quietly.
+_MM_CHILDREN = {
+    name: mm.Registry(reg.name, parent=reg, scope='zoo')
+    for name, reg in sorted(vars(mm).items())
+    if isinstance(reg, mm.Registry) and reg.parent is None and 'zoo' not in reg.children
+}
+
 CATALOGUES: dict[str, Catalogue] = {c.kind: c for c in (
     BACKBONES, NECKS, ANCHOR_GENERATORS, ROI_EXTRACTORS, HEADS, LOSSES, BBOX_CODERS, ASSIGNERS,
     SAMPLERS, DETECTORS, DATASETS, TRANSFORMS, METRICS, LOOPS)}

@@ -79,7 +79,7 @@ class StandardRoIHead(nn.Module):
             raise RuntimeError('StandardRoIHead.loss needs train_cfg (model.train_cfg.rcnn) with '
                                'an assigner and a sampler')
         C = self.num_classes
-        pos_boxes, neg_boxes, labels, pos_gt, img_of_pos, img_of_neg = [], [], [], [], [], []
+        pos_boxes, neg_boxes, labels, pos_gt = [], [], [], []
         for props, sample in zip(proposals, data_samples):
             gt_bboxes, gt_labels, gt_ignore = gt_of(sample)
             boxes = props.bboxes.detach()

@@ -13,13 +13,14 @@ def add_parsers(sub, common) -> None:
                                    'test pipeline; write one picture per input with boxes, class '
                                    'names and scores, and D/detections.json.')
     p.add_argument('config')
-    p.add_argument('checkpoint')
+    p.add_argument('checkpoint', help='a checkpoint file, or a work dir (its best, else last)')
     p.add_argument('inputs', nargs='+', metavar='IMAGE_OR_DIR')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--score-thr', type=float, default=0.3, help='draw and list detections '
                                                                 'scoring at least this (0.3)')
     p.add_argument('--show-proposals', type=int, default=0, metavar='N',
-                   help='also draw the N best RPN proposals')
+                   help='also draw the N best RPN proposals (two-stage models; '
+                        'ignored for a one-stage model, which makes none)')
     p.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
     p.set_defaults(func=run)
 
@@ -78,7 +79,8 @@ def run(args) -> int:
 
     cfg = load_config(args.config)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = load_model(cfg, args.checkpoint, device)
+    from .test_cmd import resolve_checkpoint
+    model = load_model(cfg, resolve_checkpoint(args.checkpoint), device)
     pipeline = registry.build('transform', dict(type='Compose', transforms=test_pipeline(cfg)),
                               key='test_dataloader.dataset')
     classes = (cfg.get('classes') or cfg.test_dataloader.dataset.get('classes') or ())
@@ -99,7 +101,7 @@ def run(args) -> int:
                                 label=int(label),
                                 label_name=classes[label] if label < len(classes) else str(label)))
         proposals = None
-        if args.show_proposals > 0:
+        if args.show_proposals > 0 and 'proposals' in sample:  # one-stage models make none
             sf = sample.metainfo.get('scale_factor', (1.0, 1.0))
             props = sample.proposals.bboxes[:args.show_proposals].cpu()
             proposals = props / torch.tensor([sf[0], sf[1], sf[0], sf[1]])

@@ -11,12 +11,38 @@ def add_parsers(sub, common) -> None:
     p = sub.add_parser('test', parents=[common], help='evaluate a checkpoint (COCO metrics)',
                        description='Run CKPT on the config\'s test data and print the metrics.')
     p.add_argument('config')
-    p.add_argument('checkpoint')
+    p.add_argument('checkpoint', help='a checkpoint file, or a work dir: its best checkpoint, '
+                                      'else its last')
     p.add_argument('--out', help='write the detections in COCO results format to this JSON file')
     p.add_argument('--work-dir', help='where the test logs go')
     add_cfg_options(p)
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.set_defaults(func=run)
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint file as given, or in a work dir its ``best_*.pth``, else the last one.
+
+    Raises:
+        ConfigError: no such file, or a folder without checkpoints.
+    """
+    import glob
+
+    from registry import ConfigError
+    if os.path.isfile(path):
+        return path
+    if os.path.isdir(path):
+        best = sorted(glob.glob(os.path.join(path, 'best_*.pth')), key=os.path.getmtime)
+        if best:
+            return best[-1]
+        last = os.path.join(path, 'last_checkpoint')
+        if os.path.isfile(last):
+            with open(last) as f:
+                name = f.read().strip()
+            if os.path.isfile(name):
+                return name
+        raise ConfigError(f'{path!r} holds no checkpoint (no best_*.pth, no last_checkpoint)')
+    raise ConfigError(f'checkpoint {path!r} does not exist')
 
 
 def run(args) -> int:
@@ -25,8 +51,7 @@ def run(args) -> int:
     from zoo.runner.build import build_runner
 
     cfg = load_config(args.config, args.cfg_options)
-    if not os.path.isfile(args.checkpoint):
-        raise ConfigError(f'checkpoint {args.checkpoint!r} does not exist')
+    args.checkpoint = resolve_checkpoint(args.checkpoint)
     if 'test_dataloader' not in cfg or 'test_evaluator' not in cfg:
         raise ConfigError(f'{args.config} has no test_dataloader/test_evaluator to test with')
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join('work_dirs',
@@ -34,13 +59,19 @@ def run(args) -> int:
     cfg.load_from, cfg.resume, cfg.launcher = args.checkpoint, False, args.launcher
     for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
         cfg.pop(key, None)  # testing needs none of the training machinery
+    prefix = None
     if args.out:
+        if not args.out.endswith('.json'):
+            raise ConfigError(f'--out {args.out}: expected a .json file name')
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        for ev in evaluators:
-            if ev.get('type') == 'CocoMetric':
-                ev['outfile_path'] = args.out
+        coco = [ev for ev in evaluators if ev.get('type') == 'CocoMetric']
+        if not coco:
+            raise ConfigError('--out needs a CocoMetric in test_evaluator')
+        prefix = args.out[:-len('.json')] + '.zoo-tmp'
+        coco[0]['outfile_prefix'] = prefix
     runner = build_runner(cfg)
-    metrics = runner.test()
-    if args.out:
+    runner.test()
+    if prefix is not None:
+        os.replace(prefix + '.bbox.json', args.out)  # CocoMetric writes <prefix>.bbox.json
         print(f'detections written to {args.out} (COCO results format)')
-    return 0 if metrics is not None else 1
+    return 0

@@ -22,7 +22,7 @@ keeps the 80 used ones in id order, matching ``configs/faster_rcnn/faster_rcnn_r
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 import torch
 

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Optional, Union
 
 from mmengine.model import BaseModel
@@ -56,11 +57,14 @@ class BaseDetector(BaseModel):
         check_finite(losses)
         return super().parse_losses(losses)
 
+    @abstractmethod
     def loss(self, inputs: Tensor, data_samples: list) -> dict:
-        raise NotImplementedError(f'{type(self).__name__} must implement loss()')
+        """A dict of scalar losses for the batch (see the module docstring)."""
 
+    @abstractmethod
     def predict(self, inputs: Tensor, data_samples: list) -> list:
-        raise NotImplementedError(f'{type(self).__name__} must implement predict()')
+        """The data samples with ``pred_instances`` in original-image pixels."""
 
+    @abstractmethod
     def _forward(self, inputs: Tensor, data_samples: Optional[list] = None):
-        raise NotImplementedError(f'{type(self).__name__} must implement _forward()')
+        """The raw head outputs (``mode='tensor'``)."""

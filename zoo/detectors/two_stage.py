@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import torch
-from mmengine.structures import InstanceData
 from torch import Tensor
 
 import registry

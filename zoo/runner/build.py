@@ -33,6 +33,33 @@ def device_name() -> str:
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
+def init_cpu_process_group(launcher: str) -> None:
+    """Start the gloo process group on a machine without GPUs.
+
+    mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and so cannot start on a
+    CPU; the ``Runner`` skips its own initialisation when a process group exists, so the zoo
+    starts one first, from the variables torchrun sets (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``).
+
+    Raises:
+        ConfigError: ``launcher='slurm'`` without GPUs (use torchrun's variables instead), or
+            the torchrun variables are missing.
+    """
+    import os
+
+    import torch.distributed as dist
+    if dist.is_initialized():
+        return
+    if launcher != 'pytorch':
+        raise ConfigError(f'--launcher {launcher} needs GPUs; on CPUs start the processes with '
+                          'torchrun and --launcher pytorch')
+    missing = [v for v in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if v not in os.environ]
+    if missing:
+        raise ConfigError(f'--launcher pytorch: {", ".join(missing)} not set; start the command '
+                          'with torchrun --nproc-per-node N')
+    dist.init_process_group(backend='gloo')
+
+
 def build_runner(cfg: Config) -> Runner:
     """A ready ``Runner`` for ``cfg`` (train, val and test sections as present).
 
@@ -52,6 +79,16 @@ def build_runner(cfg: Config) -> Runner:
     custom_hooks = list(cfg.get('custom_hooks') or [])
     if not any(h.get('type') == 'EpochSeedHook' for h in custom_hooks):
         custom_hooks.append(dict(type='EpochSeedHook', seed=randomness['seed']))
+    if cfg.get('launcher', 'none') != 'none' and not torch.cuda.is_available():
+        env = dict(cfg.get('env_cfg') or {})
+        env['dist_cfg'] = dict(env.get('dist_cfg') or {}, backend='gloo')  # NCCL needs GPUs
+        cfg.env_cfg = env
+        init_cpu_process_group(cfg.launcher)
+        # mmengine gives DDP device_ids=[LOCAL_RANK], which only GPU modules accept
+        wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+        wrapper.setdefault('type', 'MMDistributedDataParallel')
+        wrapper['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper
     kwargs = {k: cfg[k] for k in _RUNNER_KEYS if k in cfg}
     kwargs['custom_hooks'] = custom_hooks
     kwargs.setdefault('default_scope', 'zoo')

@@ -1,0 +1,12 @@
+# Faster R-CNN VGG16 on BCCD, the paper's settings (short side 600, conv1-conv2 frozen).
+# With torchvision's ImageNet file (no download here):
+#   --cfg-options model.backbone.pretrained=checkpoints/vgg16-397923af.pth
+# Without it the frozen conv1-conv2 stay random; pass model.backbone.frozen_stages=-1 to train all.
+_base_ = [
+    '../_base_/models/faster_rcnn_vgg16.py', '../_base_/datasets/bccd.py',
+    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py',
+]
+model = dict(rpn_head=dict(anchor_generator=dict(scales=[2, 4, 8, 16])),
+             roi_head=dict(bbox_head=dict(num_classes=3)),
+             test_cfg=dict(rcnn=dict(nms=dict(iou_threshold=0.5))))
+optim_wrapper = dict(optimizer=dict(lr=0.0025))  # batch 2 (0.02 is for batch 16)

@@ -1,0 +1,41 @@
+"""A tiny BCCD recipe for end-to-end runs: the ZF recipe at 1/4 scale with a small head, on a
+few images, so that a training run through the command line takes seconds."""
+import os
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ZF_BCCD = os.path.join(ROOT, 'configs/faster_rcnn/faster_rcnn_zf_bccd.py')
+
+
+def write_tiny_config(tmp_path, extra: str = '', train_images: int = 2, val_images: int = 2,
+                      epochs: int = 1) -> str:
+    """Write a config inheriting the ZF BCCD recipe, shrunk; return its path."""
+    path = tmp_path / 'tiny_zf_bccd.py'
+    path.write_text(textwrap.dedent(f'''
+        _base_ = [{ZF_BCCD!r}]
+        model = dict(roi_head=dict(bbox_head=dict(fc_out_channels=64)),
+                     train_cfg=dict(rpn_proposal=dict(nms_pre=500, max_per_img=100),
+                                    rcnn=dict(sampler=dict(num=32))),
+                     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=50)))
+        pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(160, 120)),
+                    dict(type='RandomFlip', prob=0.5), dict(type='PackDetInputs')]
+        test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(160, 120)),
+                         dict(type='PackDetInputs')]
+        train_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
+                                dataset=dict(indices={train_images}, pipeline=pipeline))
+        val_dataloader = dict(num_workers=0, persistent_workers=False,
+                              dataset=dict(indices={val_images}, pipeline=test_pipeline))
+        test_dataloader = val_dataloader
+        train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
+        param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=1)]
+        default_hooks = dict(logger=dict(interval=1))
+        randomness = dict(seed=0, deterministic=True)
+    ''') + textwrap.dedent(extra))
+    return str(path)
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    return lambda **kw: write_tiny_config(tmp_path, **kw)

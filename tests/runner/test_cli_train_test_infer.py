@@ -1,0 +1,53 @@
+"""The main job in miniature, through the command line: train on 2 BCCD images, test, infer."""
+import json
+import os
+
+import torch
+
+from zoo.cli.main import main
+
+from conftest import ROOT
+
+
+def test_train_then_test_then_infer(tiny_config, tmp_path, capsys):
+    cfg = tiny_config()
+    work = tmp_path / 'work'
+    assert main(['train', cfg, '--work-dir', str(work)]) == 0
+    assert 'training finished' in capsys.readouterr().out
+    assert (work / 'epoch_1.pth').is_file()
+    assert any(f.startswith('best_coco_bbox_mAP_50') for f in os.listdir(work))
+    logs = ''.join(open(p).read() for p in work.glob('*/*.log'))
+    assert 'loss_rpn_cls' in logs and 'lr:' in logs and 'eta:' in logs  # losses, lr, ETA logged
+    assert 'coco/bbox_mAP_50' in logs
+
+    results = tmp_path / 'results.json'
+    assert main(['test', cfg, str(work), '--out', str(results)]) == 0  # a work dir: its best
+    dets = json.loads(results.read_text())
+    assert isinstance(dets, list)
+    for det in dets:  # COCO results format
+        assert set(det) >= {'image_id', 'category_id', 'bbox', 'score'} and len(det['bbox']) == 4
+
+    image = os.path.join(ROOT, 'data/BCCD/JPEGImages/BloodImage_00001.jpg')
+    out_dir = tmp_path / 'infer'
+    assert main(['infer', cfg, str(work / 'epoch_1.pth'), image, '--out-dir', str(out_dir),
+                 '--score-thr', '0.0', '--show-proposals', '5']) == 0
+    assert (out_dir / 'BloodImage_00001.png').is_file()
+    records = json.loads((out_dir / 'detections.json').read_text())
+    assert records, 'a score threshold of 0 keeps every detection'
+    for r in records:
+        assert set(r) == {'image', 'bbox', 'score', 'label', 'label_name'}
+        assert r['label_name'] == ('RBC', 'WBC', 'Platelets')[r['label']]
+        x1, y1, x2, y2 = r['bbox']
+        assert 0 <= x1 <= x2 <= 640 and 0 <= y1 <= y2 <= 480  # original-image pixels
+
+
+def test_browse_draws_ground_truth(tiny_config, tmp_path, capsys):
+    assert main(['browse', tiny_config(), '--out-dir', str(tmp_path / 'b'), '-n', '2']) == 0
+    assert len(list((tmp_path / 'b').glob('*.png'))) == 2
+    assert 'boxes' in capsys.readouterr().out
+
+
+def test_amp_without_cuda_is_a_config_error(tiny_config, tmp_path):
+    if torch.cuda.is_available():
+        return  # on a GPU machine --amp is valid; covered by the GPU check in the docs
+    assert main(['train', tiny_config(), '--work-dir', str(tmp_path / 'w'), '--amp']) == 2
