@@ -10,9 +10,10 @@ ZF_BCCD = os.path.join(ROOT, 'configs/faster_rcnn/faster_rcnn_zf_bccd.py')
 
 
 def write_tiny_config(tmp_path, extra: str = '', train_images: int = 2, val_images: int = 2,
-                      epochs: int = 1) -> str:
-    """Write a config inheriting the ZF BCCD recipe, shrunk; return its path."""
-    path = tmp_path / 'tiny_zf_bccd.py'
+                      epochs: int = 1, name: str = 'tiny_zf_bccd') -> str:
+    """Write a config inheriting the ZF BCCD recipe, shrunk, plus ``extra`` lines; return its
+    path (``tmp_path/<name>.py``)."""
+    path = tmp_path / f'{name}.py'
     path.write_text(textwrap.dedent(f'''
         _base_ = [{ZF_BCCD!r}]
         model = dict(roi_head=dict(bbox_head=dict(fc_out_channels=64)),

@@ -14,7 +14,7 @@ class _TestNaNAfterLoss(nn.Module):
     loss_kind = 'regression'
     takes_decoded_boxes = False
 
-    def __init__(self, after=3):
+    def __init__(self, after=3, beta=1.0, loss_weight=1.0):  # the recipe's SmoothL1Loss keys
         super().__init__()
         self.after, self.calls = after, 0
 
