@@ -2,9 +2,12 @@
 
 * :class:`AnchorGenerator`: torchvision's / mmdet's per-level anchors (FPN and friends).
 * :class:`LegacyAnchorGenerator`: the paper's 9 anchors, py-faster-rcnn's numbers.
+* :class:`YOLOAnchorGenerator`: YOLOv3's (w, h) anchors per level, centred in each cell.
 """
 from .anchor_generator import AnchorGenerator
 from .base_anchor_generator import BaseAnchorGenerator
 from .legacy_anchor_generator import LegacyAnchorGenerator
+from .yolo_anchor_generator import YOLOV3_COCO_ANCHORS, YOLOAnchorGenerator
 
-__all__ = ['AnchorGenerator', 'BaseAnchorGenerator', 'LegacyAnchorGenerator']
+__all__ = ['AnchorGenerator', 'BaseAnchorGenerator', 'LegacyAnchorGenerator', 'YOLOAnchorGenerator',
+           'YOLOV3_COCO_ANCHORS']

@@ -1,5 +1,6 @@
 """Small helpers shared by the heads: ground truth of a data sample, batched clipping, the
-per-image top-k after a batched NMS, and the check that a loss fits its key."""
+per-image top-k after a batched NMS, the checks that a loss fits its key (kind, reduction), and
+the score-threshold/NMS/top-k selection of a dense head's detections."""
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -7,7 +8,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from registry import AssemblyError
+from registry import AssemblyError, ConfigError
 
 
 def gt_of(sample) -> tuple[Tensor, Tensor, Optional[Tensor]]:
@@ -54,3 +55,69 @@ def check_loss(loss: nn.Module, kind: str, key: str) -> None:
         path = getattr(loss, '_zoo_key_path', None) or key
         raise AssemblyError(f'{path}.type = {type(loss).__name__!r} is a {held} loss, but '
                             f'{path.rsplit(".", 1)[-1]} needs a {kind} loss')
+
+
+def check_mean_reduction(loss: nn.Module, key: str) -> None:
+    """Refuse a loss whose reduction is not ``'mean'`` where a head normalises it itself.
+
+    The YOLO heads pass ``avg_factor`` = the number of images (the papers' sums over a batch,
+    per image), which :func:`~plugins.losses.reduction.weight_reduce_loss` accepts with
+    ``reduction='mean'`` only.
+
+    Raises:
+        ConfigError: naming the key path and the reduction held.
+    """
+    held = getattr(loss, 'reduction', 'mean')
+    if held != 'mean':
+        path = getattr(loss, '_zoo_key_path', None) or key
+        raise ConfigError(f"{path}.reduction = {held!r}, but this head divides the summed loss by "
+                          f"the number of images (avg_factor), which needs reduction='mean'")
+
+
+def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_samples: Sequence,
+                      num_classes: int, cfg: dict, rescale: bool = True) -> list:
+    """Score threshold, per-class NMS and top-k of the candidate detections of a batch.
+
+    All images and classes go through one :func:`torchvision.ops.batched_nms` call (groups
+    ``image * num_classes + label``), and the per-image top ``max_per_img`` is a mask, not a loop.
+
+    Args:
+        boxes: (B, K, 4) xyxy candidates in input-tensor pixels.
+        scores: (B, K) their scores; labels: int64 (B, K) their classes in 0 .. C-1.
+        data_samples: per image, metainfo ``img_shape`` (boxes are clipped to it) and, with
+            ``rescale``, ``scale_factor`` (w, h).
+        num_classes: C.
+        cfg: ``score_thr`` (0.05; kept: ``score > score_thr``), ``nms.iou_threshold`` (0.45),
+            ``max_per_img`` (100), ``min_bbox_size`` (0: keep boxes of positive area).
+        rescale: return boxes in original-image pixels (divide by ``scale_factor``).
+
+    Returns:
+        Per image ``InstanceData(bboxes (M, 4), scores (M,), labels int64 (M,))``, best first.
+    """
+    from mmengine.structures import InstanceData
+    from torchvision.ops import batched_nms
+
+    B, K = scores.shape
+    score_thr = cfg.get('score_thr', 0.05)
+    iou_thr = cfg.get('nms', {}).get('iou_threshold', 0.45)
+    max_per_img = cfg.get('max_per_img', 100)
+    min_size = cfg.get('min_bbox_size', 0.0)
+    boxes = clip_boxes_batched(boxes, [s.metainfo['img_shape'] for s in data_samples]).reshape(-1, 4)
+    scores, labels = scores.reshape(-1), labels.reshape(-1)
+    img_idx = torch.arange(B, device=boxes.device).repeat_interleave(K)
+    wh = boxes[:, 2:] - boxes[:, :2]
+    big = (wh >= min_size).all(1) if min_size > 0 else (wh > 0).all(1)
+    keep = ((scores > score_thr) & big).nonzero().squeeze(1)
+    keep = keep[batched_nms(boxes[keep], scores[keep], img_idx[keep] * num_classes + labels[keep],
+                            iou_thr)]
+    keep = keep[per_image_topk_mask(img_idx[keep], max_per_img)]
+    keep = keep[torch.sort(img_idx[keep], stable=True).indices]  # by image, best first in each
+    boxes, scores, labels, img_idx = boxes[keep], scores[keep], labels[keep], img_idx[keep]
+    if rescale:
+        factors = torch.as_tensor([list(s.metainfo.get('scale_factor', (1.0, 1.0)))
+                                   for s in data_samples], dtype=boxes.dtype,
+                                  device=boxes.device).repeat(1, 2)  # (B, 4)
+        boxes = boxes / factors[img_idx]
+    counts = torch.bincount(img_idx, minlength=B).tolist()
+    return [InstanceData(bboxes=b, scores=s, labels=lab) for b, s, lab in
+            zip(boxes.split(counts), scores.split(counts), labels.split(counts))]
