@@ -8,6 +8,7 @@ zero for disjoint boxes; GIoU/DIoU/CIoU add penalties that are not.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar, Optional
 
 import torch
@@ -53,8 +54,9 @@ class BoxIoULossBase(WeightedLoss):
     loss_kind: ClassVar[str] = 'regression'
     takes_decoded_boxes: ClassVar[bool] = True
 
-    def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
+        """The loss of each matched pair of boxes (subclasses define it)."""
 
     def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
         name = type(self).__name__

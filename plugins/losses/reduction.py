@@ -18,6 +18,7 @@ instead of the NaN of an empty mean.
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from typing import ClassVar, Optional, Union
 
 import torch
@@ -80,7 +81,7 @@ def weight_reduce_loss(loss: Tensor, weight: Optional[Tensor] = None, reduction:
     return loss.sum() / (avg_factor + _EPS)
 
 
-class WeightedLoss(nn.Module):
+class WeightedLoss(nn.Module, metaclass=ABCMeta):
     """Base of the zoo's losses: ``reduction``, ``loss_weight`` and the common ``forward``.
 
     Subclasses implement ``elementwise(pred, target) -> Tensor`` (checking their inputs and
@@ -111,8 +112,9 @@ class WeightedLoss(nn.Module):
             raise ValueError(f'{name}: loss_weight must be a finite number >= 0, got {loss_weight!r}')
         self.loss_weight = float(loss_weight)
 
-    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
+        """The unreduced loss of each element (subclasses define it)."""
 
     def prepare_weight(self, weight: Optional[Tensor], loss: Tensor) -> Optional[Tensor]:
         """Hook to adapt ``weight`` to the element-wise loss (IoU losses average (N, 4) weights)."""

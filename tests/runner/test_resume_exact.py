@@ -9,7 +9,7 @@ from zoo.runner.checkpoint import load_checkpoint_file
 
 
 class Interrupted(RuntimeError):
-    pass
+    """Raised by the test hook to stop a run as an interruption would."""
 
 
 @HOOKS.register_module(force=True)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import colorsys
 import copy
 import operator
+from abc import ABCMeta, abstractmethod
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -88,7 +89,7 @@ def check_classes(classes: Any, owner: str) -> tuple[str, ...]:
     return tuple(classes)
 
 
-class BaseDetDataset(Dataset):
+class BaseDetDataset(Dataset, metaclass=ABCMeta):
     """Records parsed at init, served through a transform pipeline (see the module docstring).
 
     Subclasses implement :meth:`load_data_list`.
@@ -142,9 +143,9 @@ class BaseDetDataset(Dataset):
         self.data_list: list[dict] = self._select(records, indices)
 
     # to be implemented by subclasses ----------------------------------------------------
+    @abstractmethod
     def load_data_list(self) -> list[dict]:
         """Parse the annotation files into records (see the module docstring)."""
-        raise NotImplementedError
 
     def _owner(self) -> str:
         """How messages name this dataset, e.g. ``VOCDataset(data/BCCD)``."""
