@@ -267,7 +267,7 @@ class YOLOV1Head(nn.Module):
         int64 (M,)), in original-image pixels with ``rescale``: score = conf * class
         probability (paper section 2), the ``nms_pre`` best (box, class) pairs, then
         ``score_thr``, NMS per class, ``max_per_img``; boxes clipped to ``img_shape``."""
-        B, nb, C = out.shape[0], self.num_boxes, self.num_classes
+        B, C = out.shape[0], self.num_classes
         _, boxes, conf, cls = self._split(out.detach(), self._input_hw(data_samples))
         scores = (conf[..., None] * self._class_probs(cls)[:, :, None, :]).reshape(B, -1)
         k = min(int(self.test_cfg.get('nms_pre', scores.shape[1])), scores.shape[1])

@@ -18,6 +18,7 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 import registry
+from registry import FeatureSpec, check_link
 from zoo.runner.nonfinite import check_finite
 
 DEFAULT_PREPROCESSOR = dict(type='DetDataPreprocessor')
@@ -36,6 +37,33 @@ class BaseDetector(BaseModel):
         preprocessor = registry.build('transform', data_preprocessor or DEFAULT_PREPROCESSOR,
                                       key='data_preprocessor')
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+
+    def _build_features(self, backbone: dict, neck: Optional[dict]):
+        """Build ``self.backbone`` and the optional ``self.neck`` (which gets the backbone's
+        ``out_channels``/``strides`` as default ``in_channels``/``in_strides``), check the neck
+        against the backbone, and set ``self.feature_spec``.
+
+        Returns:
+            ``(producer, spec)``: the part whose features the heads read and its FeatureSpec.
+
+        Raises:
+            AssemblyError: the neck disagrees with the backbone (key paths and values named).
+        """
+        self.backbone = registry.build('backbone', backbone, key='backbone')
+        spec, producer = FeatureSpec.of(self.backbone), self.backbone
+        self.neck = None
+        if neck is not None:
+            self.neck = registry.build('neck', neck, key='neck', default_args=dict(
+                in_channels=list(spec.channels), in_strides=list(spec.strides)))
+            check_link(self.backbone, self.neck, spec)
+            spec, producer = FeatureSpec.of(self.neck), self.neck
+        self.feature_spec = spec
+        return producer, spec
+
+    def extract_feat(self, inputs: Tensor) -> tuple[Tensor, ...]:
+        """Features (per level (B, C_i, H/s_i, W/s_i)) of the backbone, through the neck if any."""
+        feats = self.backbone(inputs)
+        return self.neck(feats) if self.neck is not None else feats
 
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor') -> Union[dict, list, tuple]:

@@ -48,16 +48,7 @@ class SingleStageDetector(BaseDetector):
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
-        self.backbone = registry.build('backbone', backbone, key='backbone')
-        spec = FeatureSpec.of(self.backbone)
-        producer = self.backbone
-        self.neck = None
-        if neck is not None:
-            self.neck = registry.build('neck', neck, key='neck', default_args=dict(
-                in_channels=list(spec.channels), in_strides=list(spec.strides)))
-            check_link(self.backbone, self.neck, spec)
-            spec, producer = FeatureSpec.of(self.neck), self.neck
-        self.feature_spec = spec
+        producer, spec = self._build_features(backbone, neck)
         self.bbox_head = registry.build('head', bbox_head, key='bbox_head', default_args=dict(
             train_cfg=train_cfg, test_cfg=test_cfg))
         self._check_head(producer, spec)
@@ -87,11 +78,6 @@ class SingleStageDetector(BaseDetector):
     @property
     def num_classes(self) -> int:
         return self.bbox_head.num_classes
-
-    def extract_feat(self, inputs: Tensor) -> tuple[Tensor, ...]:
-        """Features (per level (B, C_i, H/s_i, W/s_i)) of the backbone, through the neck if any."""
-        feats = self.backbone(inputs)
-        return self.neck(feats) if self.neck is not None else feats
 
     def loss(self, inputs: Tensor, data_samples: list) -> dict:
         """The head's losses for the batch (ground truth in input-tensor pixels)."""

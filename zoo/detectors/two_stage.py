@@ -11,7 +11,7 @@ from typing import Optional
 from torch import Tensor
 
 import registry
-from registry import DETECTORS, FeatureSpec, check_link
+from registry import DETECTORS, check_link
 
 from .base import BaseDetector
 
@@ -48,16 +48,7 @@ class TwoStageDetector(BaseDetector):
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
-        self.backbone = registry.build('backbone', backbone, key='backbone')
-        spec = FeatureSpec.of(self.backbone)
-        producer = self.backbone
-        self.neck = None
-        if neck is not None:
-            self.neck = registry.build('neck', neck, key='neck', default_args=dict(
-                in_channels=list(spec.channels), in_strides=list(spec.strides)))
-            check_link(self.backbone, self.neck, spec)
-            spec, producer = FeatureSpec.of(self.neck), self.neck
-        self.feature_spec = spec
+        producer, spec = self._build_features(backbone, neck)
         self.rpn_head = registry.build('head', rpn_head, key='rpn_head', default_args=dict(
             train_cfg=_sub(train_cfg, 'rpn'), proposal_cfg=_sub(train_cfg, 'rpn_proposal'),
             test_cfg=_sub(test_cfg, 'rpn')))
@@ -71,11 +62,6 @@ class TwoStageDetector(BaseDetector):
     @property
     def num_classes(self) -> int:
         return self.roi_head.num_classes
-
-    def extract_feat(self, inputs: Tensor) -> tuple[Tensor, ...]:
-        """Features (per level (B, C_i, H/s_i, W/s_i)) of the backbone, through the neck if any."""
-        feats = self.backbone(inputs)
-        return self.neck(feats) if self.neck is not None else feats
 
     def loss(self, inputs: Tensor, data_samples: list) -> dict:
         """Approximate joint training (paper section 3.2): RPN and RoI-head losses in one pass;
