@@ -1,4 +1,5 @@
-"""``zoo test CONFIG CKPT [--out results.json]``: evaluate a checkpoint on the test split."""
+"""``zoo test CONFIG CKPT [--out results.json] [--metrics metrics.json]``: evaluate a checkpoint
+on the test split."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,8 @@ def add_parsers(sub, common) -> None:
     p.add_argument('checkpoint', help='a checkpoint file, or a work dir: its best checkpoint, '
                                       'else its last')
     p.add_argument('--out', help='write the detections in COCO results format to this JSON file')
+    p.add_argument('--metrics', help='write the metrics (the names printed, e.g. '
+                                     'coco/bbox_mAP_50) to this JSON file; NaN becomes null')
     p.add_argument('--work-dir', help='where the test logs go')
     add_cfg_options(p)
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
@@ -45,6 +48,22 @@ def resolve_checkpoint(path: str) -> str:
     raise ConfigError(f'checkpoint {path!r} does not exist')
 
 
+def write_metrics(path: str, metrics: dict, checkpoint: str) -> None:
+    """``{"checkpoint": ..., "metrics": {name: float or null}}`` (written atomically)."""
+    import json
+    import math
+
+    clean = {}
+    for name, value in (metrics or {}).items():
+        value = float(value)
+        clean[name] = None if math.isnan(value) else value
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump({'checkpoint': os.path.abspath(checkpoint), 'metrics': clean}, f, indent=1)
+    os.replace(tmp, path)
+
+
 def run(args) -> int:
     from registry import ConfigError
     from zoo.config import load_config
@@ -69,8 +88,13 @@ def run(args) -> int:
             raise ConfigError('--out needs a CocoMetric in test_evaluator')
         prefix = args.out[:-len('.json')] + '.zoo-tmp'
         coco[0]['outfile_prefix'] = prefix
+    if args.metrics and not args.metrics.endswith('.json'):
+        raise ConfigError(f'--metrics {args.metrics}: expected a .json file name')
     runner = build_runner(cfg)
-    runner.test()
+    metrics = runner.test()
+    if args.metrics:
+        write_metrics(args.metrics, metrics, args.checkpoint)
+        print(f'metrics written to {args.metrics}')
     if prefix is not None:
         os.replace(prefix + '.bbox.json', args.out)  # CocoMetric writes <prefix>.bbox.json
         print(f'detections written to {args.out} (COCO results format)')
