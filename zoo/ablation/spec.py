@@ -22,6 +22,8 @@ An ablation file is an mmengine config (Python) with these variables::
 - A named variant is a dict of overrides *merged* like ``--cfg-options`` and ``_base_``
   inheritance: dotted keys or nested dicts, ``_delete_=True`` to replace a dict. Its reserved
   key ``base`` names another config file to start from.
+- Names starting with ``_`` are the file's own helpers (a pipeline to reuse, ...); a file may
+  inherit another with ``_base_`` (its ``common`` dicts merge, as configs' dicts do).
 - With both, the variants are the product (each named variant x each grid point); with
   neither, the base config alone is the one variant.
 
@@ -142,7 +144,7 @@ def load_ablation(path: str, seeds: Optional[list] = None) -> AblationSpec:
     except Exception as err:  # whatever stops the file from being read is the file's fault
         raise ConfigError(f'ablation file {path!r} cannot be read: {type(err).__name__}: {err}') \
             from err
-    unknown = sorted(set(raw) - _KNOWN)
+    unknown = sorted(k for k in set(raw) - _KNOWN if not k.startswith('_'))  # _x: helpers
     if unknown:
         raise ConfigError(f'{path}: unknown variable(s) {unknown}; an ablation file holds '
                           f'{sorted(_KNOWN)}')
