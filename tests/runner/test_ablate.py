@@ -107,7 +107,9 @@ def test_grid_end_to_end(tiny_config, tmp_path, capsys):
 
     # `zoo compare` makes the same table from the finished runs
     again = tmp_path / 'compared'
-    assert main(['compare', str(work), '--out-dir', str(again)]) == 0
+    assert main(['compare', str(work), '--out-dir', str(again), '--reprofile']) == 0
+    remeasured = json.loads((runs[NAMES[0]] / 'profile.json').read_text())
+    assert remeasured['params'] == int(rows[NAMES[0]]['params'])
     with open(again / 'results.csv') as f:
         assert {r['variant']: r['AP50'] for r in csv.DictReader(f)} == \
             {n: r['AP50'] for n, r in rows.items()}
@@ -142,6 +144,13 @@ def test_resume_skips_finished_and_records_failure(tiny_config, tmp_path, capsys
         rows = {r['variant']: r for r in csv.DictReader(f)}
     assert rows['good']['AP50'] != '' and rows['broken']['AP50'] == ''
     assert 'bogus' in rows['broken']['failed']
+
+    # the ablation changed since: its finished run would not match, so --resume refuses
+    text = open(ablation).read().replace('good=dict()', "good={'train_cfg.max_epochs': 2}")
+    open(ablation, 'w').write(text)
+    assert main(['ablate', ablation, '--work-dir', str(work), '--resume']) == 2
+    assert 'its config is not the one' in capsys.readouterr().err
+    assert good_ckpt.stat().st_mtime_ns == stamp
 
 
 def test_dry_run_and_emitted_commands(tiny_config, tmp_path, capsys):

@@ -117,10 +117,10 @@ def _train_time(run_dir: str, status: Optional[dict]) -> Optional[float]:
     return max(os.path.getmtime(c) for c in ckpts) - os.path.getctime(logs[0])
 
 
-def read_run(run: dict, device: Optional[str] = None) -> dict:
+def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False) -> dict:
     """Everything known of one run: state, error, metrics, profile, training time, loss
-    curve and config; a finished run without ``profile.json`` is profiled now (and the
-    result saved)."""
+    curve and config; a finished run without ``profile.json`` (or any, with ``reprofile``)
+    is profiled now, and the result saved."""
     from zoo.cli.test_cmd import resolve_checkpoint
     from zoo.config import load_config
 
@@ -146,7 +146,7 @@ def read_run(run: dict, device: Optional[str] = None) -> dict:
     if out['state'] is None:
         out['state'] = 'finished' if out['metrics'] is not None else 'unfinished'
     if out['state'] == 'finished':
-        prof = read_json(os.path.join(d, 'profile.json'))
+        prof = None if reprofile else read_json(os.path.join(d, 'profile.json'))
         if prof is None and cfg_path:
             prof = profile_model(load_config(cfg_path), resolve_checkpoint(d), device)
             write_json(os.path.join(d, 'profile.json'), prof)

@@ -16,6 +16,7 @@ runs, continues an interrupted training from its last checkpoint and retries fai
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -57,19 +58,26 @@ def write_json(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _short(value, width: int = 60) -> str:
     text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= width else text[:width - 3] + '...'
 
 
-def prepare_runs(spec: AblationSpec, work_dir: str) -> list[dict]:
+def prepare_runs(spec: AblationSpec, work_dir: str, resume: bool = False) -> list[dict]:
     """Build every variant's config (so that a bad one fails before anything trains), write
     the manifest and each run's ``config.py``; return the runs in order.
 
     Each run: ``dict(variant, dir, seed, config)`` (``config`` the path of its config file).
 
     Raises:
-        ConfigError: a variant's config cannot be built (the variant and key named).
+        ConfigError: a variant's config cannot be built (the variant and key named); without
+            ``resume``, a run folder already holds a run; with it, a started run's config is
+            not the one the ablation file now gives (the file changed: the old run would be
+            mixed with new ones). Nothing is written in either case.
     """
     from zoo.config import load_config
     base_cfg = load_config(spec.base).to_dict()
@@ -78,6 +86,21 @@ def prepare_runs(spec: AblationSpec, work_dir: str) -> list[dict]:
     # a difference every variant shares (the common overrides) is stated once, not per row
     shared = set.intersection(*[{(k, repr(b)) for k, _, b in d} for d in diffs.values()]) \
         if len(diffs) > 1 else set()
+    texts = {}
+    for variant, cfg in configs:
+        for seed in spec.seeds:
+            run_dir = os.path.join(work_dir, variant.dirname, f'seed_{seed}')
+            texts[run_dir] = run_config(cfg, seed, os.path.abspath(run_dir)).pretty_text
+    started = [d for d in texts if os.path.isfile(os.path.join(d, STATUS))]
+    if started and not resume:
+        raise ConfigError(f'{started[0]} already holds a run ({len(started)} run folder(s) do): '
+                          'pass --resume to skip finished runs and go on, or choose another '
+                          '--work-dir')
+    for d in started:  # (mmengine rewrites config.py in its own words: compare fingerprints)
+        if read_json(os.path.join(d, STATUS)).get('config_sha256') != _sha256(texts[d]):
+            raise ConfigError(f'{d}: its config is not the one {spec.path} gives now (the '
+                              'ablation or its base changed since that run started); choose '
+                              'another --work-dir, or delete that run folder')
     os.makedirs(work_dir, exist_ok=True)
     manifest = dict(ablation=spec.path, name=spec.name, base=spec.base, seeds=spec.seeds,
                     common={k: repr(v) for k, v in spec.common.items()},
@@ -94,8 +117,11 @@ def prepare_runs(spec: AblationSpec, work_dir: str) -> list[dict]:
             run_dir = os.path.join(work_dir, variant.dirname, f'seed_{seed}')
             os.makedirs(run_dir, exist_ok=True)
             path = os.path.join(run_dir, 'config.py')
-            run_config(cfg, seed, os.path.abspath(run_dir)).dump(path)
-            runs.append(dict(variant=variant.name, dir=run_dir, seed=seed, config=path))
+            if run_dir not in started:  # a started run keeps its file
+                with open(path, 'w') as f:
+                    f.write(texts[run_dir])
+            runs.append(dict(variant=variant.name, dir=run_dir, seed=seed, config=path,
+                             config_sha256=_sha256(texts[run_dir])))
     write_json(os.path.join(work_dir, MANIFEST), manifest)
     return runs
 
@@ -148,7 +174,7 @@ def run_one(run: dict, device: Optional[str] = None) -> dict:
     from .profile import profile_model
     d, cfg_path = run['dir'], run['config']
     status = dict(variant=run['variant'], seed=run['seed'], state='running', step='train',
-                  started=time.time())
+                  started=time.time(), config_sha256=run['config_sha256'])
     write_json(os.path.join(d, STATUS), status)
     train_args = ['train', cfg_path, '--work-dir', d]
     if os.path.isfile(os.path.join(d, 'last_checkpoint')):
@@ -181,20 +207,10 @@ def run_one(run: dict, device: Optional[str] = None) -> dict:
     return status
 
 
-def run_ablation(runs: list[dict], resume: bool, device: Optional[str] = None,
+def run_ablation(runs: list[dict], device: Optional[str] = None,
                  log: Callable[[str], None] = print) -> list[dict]:
-    """Run every run not finished yet, printing progress with an ETA; return the statuses.
-
-    Raises:
-        ConfigError: without ``resume``, a run folder already holds a run (nothing is
-            overwritten: pass ``--resume`` or another work dir).
-    """
-    if not resume:
-        started = [r['dir'] for r in runs if os.path.isfile(os.path.join(r['dir'], STATUS))]
-        if started:
-            raise ConfigError(f'{started[0]} already holds a run ({len(started)} run folder(s) '
-                              'do): pass --resume to skip finished runs and go on, or choose '
-                              'another --work-dir')
+    """Run every run of :func:`prepare_runs` not finished yet, printing progress with an
+    ETA; return the statuses in run order."""
     todo, statuses = [], {}
     for run in runs:
         status = read_json(os.path.join(run['dir'], STATUS))

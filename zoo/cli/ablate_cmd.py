@@ -41,6 +41,9 @@ def add_parsers(sub, common) -> None:
                                      'dir, else the current folder')
     c.add_argument('--device', choices=['cpu', 'cuda'],
                    help='device of latency measurements still to be made')
+    c.add_argument('--reprofile', action='store_true',
+                   help='measure parameters, GFLOPs and latency again (e.g. on a quiet machine) '
+                        'instead of reading each run\'s profile.json')
     c.set_defaults(func=run_compare)
 
 
@@ -73,14 +76,14 @@ def run_ablate(args) -> int:
     if args.dry_run:
         _print_dry_run(spec, load_config(spec.base).to_dict())
         return 0
-    runs = prepare_runs(spec, work_dir)
+    runs = prepare_runs(spec, work_dir, resume=args.resume or args.emit_commands)
     if args.emit_commands:
         print('\n'.join(emit_commands(runs)))
         print(f'# then: zoo compare {work_dir}')
         return 0
     print(f'[ablate] {spec.name}: {len(spec.variants)} variant(s) x {len(spec.seeds)} seed(s) '
           f'= {len(runs)} run(s) in {work_dir}')
-    statuses = run_ablation(runs, resume=args.resume, device=args.device)
+    statuses = run_ablation(runs, device=args.device)
     found, manifest = find_runs([work_dir])
     write_results(work_dir, [read_run(r, args.device) for r in found], manifest)
     failed = [s for s in statuses if s['state'] != 'finished']
@@ -95,7 +98,7 @@ def run_compare(args) -> int:
     from zoo.ablation import find_runs, read_run, write_results
     runs, manifest = find_runs(args.run_dirs)
     out_dir = args.out_dir or (args.run_dirs[0] if manifest else '.')
-    write_results(out_dir, [read_run(r, args.device) for r in runs], manifest)
+    write_results(out_dir, [read_run(r, args.device, args.reprofile) for r in runs], manifest)
     with open(os.path.join(out_dir, 'results.md')) as f:
         print(f.read())
     print(f'results.csv, results.json, results.md, ap_vs_latency.png and loss_curves.png in '
