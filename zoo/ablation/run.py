@@ -69,7 +69,7 @@ def _short(value, width: int = 60) -> str:
 
 def prepare_runs(spec: AblationSpec, work_dir: str, resume: bool = False) -> list[dict]:
     """Build every variant's config (so that a bad one fails before anything trains), write
-    the manifest and each run's ``config.py``; return the runs in order.
+    the manifest and each run's ``config.py``; return the runs, seed by seed.
 
     Each run: ``dict(variant, dir, seed, config)`` (``config`` the path of its config file).
 
@@ -123,7 +123,10 @@ def prepare_runs(spec: AblationSpec, work_dir: str, resume: bool = False) -> lis
             runs.append(dict(variant=variant.name, dir=run_dir, seed=seed, config=path,
                              config_sha256=_sha256(texts[run_dir])))
     write_json(os.path.join(work_dir, MANIFEST), manifest)
-    return runs
+    # seed-major order: every variant's first seed before any second seed, so that a stopped
+    # ablation already compares all variants
+    order = {s: i for i, s in enumerate(spec.seeds)}
+    return sorted(runs, key=lambda r: order[r['seed']])  # stable: variant order kept per seed
 
 
 def emit_commands(runs: list[dict]) -> list[str]:
@@ -173,15 +176,20 @@ def run_one(run: dict, device: Optional[str] = None) -> dict:
 
     from .profile import profile_model
     d, cfg_path = run['dir'], run['config']
+    before = read_json(os.path.join(d, STATUS)) or {}
     status = dict(variant=run['variant'], seed=run['seed'], state='running', step='train',
                   started=time.time(), config_sha256=run['config_sha256'])
     write_json(os.path.join(d, STATUS), status)
     train_args = ['train', cfg_path, '--work-dir', d]
+    earlier = 0.0
     if os.path.isfile(os.path.join(d, 'last_checkpoint')):
         train_args.append('--resume')  # an interrupted run continues; nothing is lost
+        # the training time of earlier attempts, when they lived to record it
+        earlier = float(before.get('train_time_s') or 0.0)
+        status['resumed'] = True
     start = time.time()
     code = _child(train_args, os.path.join(d, 'train.log'))
-    status['train_time_s'] = time.time() - start
+    status['train_time_s'] = earlier + time.time() - start
     if code == 0:
         status['step'] = 'test'
         start = time.time()
