@@ -17,7 +17,7 @@ import registry
 from registry import ConfigError
 from zoo.detectors.builder import build_detector
 
-from . import checkpoint, hooks  # noqa: F401  (hooks registers EpochSeedHook)
+from . import alternating_loop, checkpoint, hooks  # noqa: F401  (they register parts)
 
 _RUNNER_KEYS = (
     'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',

@@ -2,8 +2,8 @@
 preprocessor, built on ``torchvision.transforms.v2`` and ``tv_tensors``.
 
 Importing this package registers, in the ``transform`` catalogue: ``Compose``,
-``LoadImageFromFile``, ``Resize``, ``RandomFlip``, ``PhotoMetricDistortion``, ``SanitizeBoxes``,
-``PackDetInputs`` and ``DetDataPreprocessor``.
+``LoadImageFromFile``, ``LoadProposals``, ``Resize``, ``RandomFlip``, ``PhotoMetricDistortion``,
+``SanitizeBoxes``, ``PackDetInputs`` and ``DetDataPreprocessor``.
 
 A BCCD training pipeline (py-faster-rcnn's: short side 600, long side at most 1000, flip)::
 
@@ -19,10 +19,12 @@ from .compose import Compose
 from .data_preprocessor import DetDataPreprocessor
 from .flip import RandomFlip
 from .formatting import DEFAULT_META_KEYS, PackDetInputs
+from .load_proposals import LoadProposals, load_proposal_file, save_proposal_file
 from .loading import LoadImageFromFile
 from .photometric import PhotoMetricDistortion
 from .resize import Resize, rescale_size
 from .sanitize import SanitizeBoxes
 
 __all__ = ['Compose', 'DetDataPreprocessor', 'RandomFlip', 'DEFAULT_META_KEYS', 'PackDetInputs',
-           'LoadImageFromFile', 'PhotoMetricDistortion', 'Resize', 'rescale_size', 'SanitizeBoxes']
+           'LoadImageFromFile', 'LoadProposals', 'load_proposal_file', 'save_proposal_file',
+           'PhotoMetricDistortion', 'Resize', 'rescale_size', 'SanitizeBoxes']

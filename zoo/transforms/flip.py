@@ -10,7 +10,8 @@ from registry.errors import ConfigError
 
 @TRANSFORMS.register_module()
 class RandomFlip:
-    """Flip ``img`` and ``gt_bboxes`` with probability ``prob``.
+    """Flip ``img``, ``gt_bboxes`` and ``proposals`` (when present, see ``LoadProposals``) with
+    probability ``prob``.
 
     Uses ``torchvision.transforms.v2.functional.horizontal_flip`` (``vertical_flip``), which on
     xyxy boxes of an image ``w`` pixels wide maps ``x1 -> w - x2`` and ``x2 -> w - x1``: the
@@ -40,8 +41,9 @@ class RandomFlip:
         if flip:
             fn = F.horizontal_flip if self.direction == 'horizontal' else F.vertical_flip
             results['img'] = fn(results['img'])
-            if results.get('gt_bboxes') is not None:
-                results['gt_bboxes'] = fn(results['gt_bboxes'])
+            for key in ('gt_bboxes', 'proposals'):
+                if results.get(key) is not None:
+                    results[key] = fn(results[key])
         results['flip'] = bool(flip)
         results['flip_direction'] = self.direction if flip else None
         return results

@@ -24,6 +24,9 @@ class PackDetInputs:
 
         * ``gt_instances`` (when ``gt_bboxes`` is present): ``bboxes`` float32 (N, 4) xyxy in
           pixels of the transformed image, ``labels`` int64 (N,), ``ignore_flags`` bool (N,);
+        * ``proposals`` (when ``proposals`` is present, from ``LoadProposals``): ``bboxes``
+          float32 (K, 4) xyxy in pixels of the transformed image, ``scores`` float32 (K,)
+          (``proposals_scores``; zeros when absent);
         * metainfo: each of ``meta_keys`` present in ``results`` (default ``img_path``,
           ``img_id``, ``ori_shape``, ``img_shape``, ``scale_factor``, ``flip``,
           ``flip_direction``, ``instances``).
@@ -58,6 +61,12 @@ class PackDetInputs:
                 bboxes=boxes.as_subclass(torch.Tensor).to(torch.float32).reshape(-1, 4),
                 labels=torch.as_tensor(labels, dtype=torch.int64),
                 ignore_flags=torch.as_tensor(flags, dtype=torch.bool))
+        if results.get('proposals') is not None:
+            boxes = results['proposals'].as_subclass(torch.Tensor).to(torch.float32).reshape(-1, 4)
+            scores = results.get('proposals_scores')
+            scores = torch.zeros(boxes.shape[0]) if scores is None else \
+                torch.as_tensor(scores, dtype=torch.float32).reshape(-1)
+            sample.proposals = InstanceData(bboxes=boxes, scores=scores)
         sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
         return dict(inputs=inputs.contiguous(), data_samples=sample)
 

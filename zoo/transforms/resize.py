@@ -29,7 +29,8 @@ def rescale_size(old_hw: tuple[int, int], scale: Sequence[int]) -> tuple[int, in
 
 @TRANSFORMS.register_module()
 class Resize:
-    """Resize ``img`` and ``gt_bboxes`` and record the new shape.
+    """Resize ``img``, ``gt_bboxes`` and ``proposals`` (when present, see ``LoadProposals``) and
+    record the new shape.
 
     Exactly one of ``scale`` and ``scale_factor`` is given:
 
@@ -110,8 +111,9 @@ class Resize:
         new_h, new_w = self.target_size((int(img.shape[-2]), int(img.shape[-1])))
         results['img'] = F.resize(img, [new_h, new_w], interpolation=self._mode,
                                   antialias=self.antialias)
-        if results.get('gt_bboxes') is not None:
-            results['gt_bboxes'] = F.resize(results['gt_bboxes'], [new_h, new_w])
+        for key in ('gt_bboxes', 'proposals'):
+            if results.get(key) is not None:
+                results[key] = F.resize(results[key], [new_h, new_w])
         ori_h, ori_w = results.get('ori_shape', img.shape[-2:])
         results['img_shape'] = (new_h, new_w)
         results['scale_factor'] = (new_w / ori_w, new_h / ori_h)
