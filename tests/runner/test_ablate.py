@@ -169,7 +169,8 @@ def test_dry_run_and_emitted_commands(tiny_config, tmp_path, capsys):
     train = [line for line in lines if line.startswith('zoo train ')]
     test = [line for line in lines if line.startswith('zoo test ')]
     assert len(train) == len(test) == 8 and lines[-1] == f'# then: zoo compare {work}'
-    assert all('/seed_0/config.py' in line for line in train[:4])  # every variant's first seed first
+    # every variant's first seed first
+    assert all('/seed_0/config.py' in line for line in train[:4])
     cfg = work / 'roi=RoIAlign__fc=32' / 'seed_1' / 'config.py'
     assert f'zoo train {cfg} --work-dir {cfg.parent}' in train
     assert "seed=1" in cfg.read_text().replace(' ', '')

@@ -254,10 +254,10 @@ def _markdown(rows: list[dict], manifest: Optional[dict], classes: list[str]) ->
             (f' and {len(changes) - 6} more' if len(changes) > 6 else '')
         cells = [r['variant']] + [_num(r[c], r[f'{c}_std']) for c in METRICS]
         cells += [_num(*r['class_AP'].get(c, (None, None))) for c in classes]
+        minutes = [None if v is None else v / 60 for v in (r['train_time_s'], r['train_time_s_std'])]
         cells += [_num(r['params'] / 1e6 if r['params'] is not None else None, digits=2),
                   _num(r['gflops'], digits=1), _num(r['latency_ms'], r['latency_ms_std'], 1),
-                  _num(r['train_time_s'] / 60 if r['train_time_s'] is not None else None,
-                       r['train_time_s_std'] / 60 if r['train_time_s_std'] is not None else None, 1),
+                  _num(*minutes, digits=1),
                   f'{len(r["seeds"])}/{r["runs"]}', shown or '—']
         lines.append('| ' + ' | '.join(cells) + ' |')
     failed = [(r['variant'], f) for r in rows for f in r['failed']]

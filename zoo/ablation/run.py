@@ -108,8 +108,9 @@ def prepare_runs(spec: AblationSpec, work_dir: str, resume: bool = False) -> lis
                                     if (k, repr(b)) in shared],
                     variants=[])
     runs = []
-    for variant, cfg in configs:
-        changes = [f'{k}={_short(b)}' for k, a, b in diffs[variant.name] if (k, repr(b)) not in shared]
+    for variant, _ in configs:
+        changes = [f'{k}={_short(b)}' for k, _, b in diffs[variant.name]
+                   if (k, repr(b)) not in shared]
         manifest['variants'].append(dict(
             name=variant.name, dir=variant.dirname, base=variant.base, changes=changes,
             overrides=[dict(key=k, value=repr(v), replace=r) for k, v, r in variant.overrides]))
@@ -200,7 +201,8 @@ def run_one(run: dict, device: Optional[str] = None) -> dict:
     else:
         log = 'train.log'
     if code != 0:
-        status.update(state='failed', error=f'exit status {code}: {_last_error(os.path.join(d, log))}')
+        error = _last_error(os.path.join(d, log))
+        status.update(state='failed', error=f'exit status {code}: {error}')
     else:
         status['step'] = 'profile'
         try:
@@ -230,7 +232,8 @@ def run_ablation(runs: list[dict], device: Optional[str] = None,
     began, done = time.time(), 0
     for i, run in enumerate(todo):
         elapsed = time.time() - began
-        eta = f'ETA {_fmt(elapsed / done * (len(todo) - done))}' if done else 'ETA after the first run'
+        eta = (f'ETA {_fmt(elapsed / done * (len(todo) - done))}' if done
+               else 'ETA after the first run')
         log(f'[ablate] run {i + 1}/{len(todo)} ({len(todo) - i - 1} left after it): '
             f'{run["variant"]} seed {run["seed"]}; elapsed {_fmt(elapsed)}, {eta}; '
             f'log {os.path.join(run["dir"], "train.log")}')

@@ -226,10 +226,10 @@ class AlternatingTrainLoop(BaseLoop):
     the 12000 pre-NMS cap: ``proposal_cfg=dict(nms_pre=100000, max_per_img=2000)``.
 
     Learning rate: each step starts a fresh optimizer state (momentum buffers cleared, as each
-    py-faster-rcnn stage is a new solver) and runs at its own ``lr`` with optional ``milestones``/``gamma`` and linear
-    warm-up, set on the optimizer's parameter groups every iteration (per-group multipliers of
-    ``paramwise_cfg`` are kept); momentum, weight decay and gradient clipping come from
-    ``optim_wrapper``, and ``param_scheduler`` must be empty (``[]``).
+    py-faster-rcnn stage is a new solver) and runs at its own ``lr`` with optional
+    ``milestones``/``gamma`` and linear warm-up, set on the optimizer's parameter groups every
+    iteration (per-group multipliers of ``paramwise_cfg`` are kept); momentum, weight decay and
+    gradient clipping come from ``optim_wrapper``, and ``param_scheduler`` must be empty.
 
     Frozen parameters: in each step the parameters outside the step's modules (and those the
     model itself freezes, e.g. VGG16's conv1-conv2) have ``requires_grad=False`` and no
