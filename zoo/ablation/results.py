@@ -225,6 +225,13 @@ def _num(value: Optional[float], std: Optional[float] = None, digits: int = 3) -
     return text + (f' ± {std:.{digits}f}' if std is not None else '')
 
 
+def _change(change: str, width: int = 40) -> str:
+    """``key=value`` for the table; a long value (a pipeline, a schedule) as ``key``
+    (changed): results.csv holds its first 60 characters, ``zoo ablate --dry-run`` all."""
+    key, _, value = change.partition('=')
+    return f'`{change}`' if len(value) <= width else f'`{key}` (changed)'
+
+
 def _markdown(rows: list[dict], manifest: Optional[dict], classes: list[str]) -> str:
     lines = []
     if manifest:
@@ -234,7 +241,7 @@ def _markdown(rows: list[dict], manifest: Optional[dict], classes: list[str]) ->
                   f'- seeds: {manifest["seeds"]}']
         if manifest.get('common_changes'):
             lines.append('- every variant, against the base: '
-                         + ', '.join(f'`{c}`' for c in manifest['common_changes']))
+                         + ', '.join(_change(c) for c in manifest['common_changes']))
     else:
         lines += ['# Comparison', '']
     dev = next((r for r in rows if r['device']), None)
@@ -250,7 +257,7 @@ def _markdown(rows: list[dict], manifest: Optional[dict], classes: list[str]) ->
     lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         changes = r['changes'] or []
-        shown = ', '.join(f'`{c}`' for c in changes[:6]) + \
+        shown = ', '.join(_change(c) for c in changes[:6]) + \
             (f' and {len(changes) - 6} more' if len(changes) > 6 else '')
         cells = [r['variant']] + [_num(r[c], r[f'{c}_std']) for c in METRICS]
         cells += [_num(*r['class_AP'].get(c, (None, None))) for c in classes]
