@@ -189,3 +189,28 @@ def test_bad_ablation_files(tiny_config, tmp_path, capsys, body, message):
     assert main(['ablate', ablation, '--dry-run']) == 2
     err = capsys.readouterr().err
     assert message in err and 'tiny_grid.py' in err
+
+
+def test_compare_plain_work_dirs(tiny_config, tmp_path, capsys):
+    """`zoo compare` on two `zoo train` work dirs: metrics of their last validation, profile
+    measured on the spot, the differing config key shown."""
+    cfg = tiny_config()
+    narrow, wide = tmp_path / 'fc32', tmp_path / 'fc64'
+    assert main(['train', cfg, '--work-dir', str(narrow), '--cfg-options',
+                 'model.roi_head.bbox_head.fc_out_channels=32']) == 0
+    assert main(['train', cfg, '--work-dir', str(wide)]) == 0
+    out_dir = tmp_path / 'table'
+    assert main(['compare', str(narrow), str(wide), '--out-dir', str(out_dir)]) == 0
+    capsys.readouterr()
+    with open(out_dir / 'results.csv') as f:
+        rows = {r['variant']: r for r in csv.DictReader(f)}
+    assert list(rows) == ['fc32', 'fc64']
+    for name, work in (('fc32', narrow), ('fc64', wide)):
+        last_val = [json.loads(line) for line in open(next(work.glob('2*/vis_data/scalars.json')))
+                    if 'coco/bbox_mAP' in line][-1]
+        assert float(rows[name]['AP50']) == pytest.approx(last_val['coco/bbox_mAP_50'])
+        assert (work / 'profile.json').is_file() and float(rows[name]['train_time_s']) > 0
+    assert rows['fc32']['changes'] == 'model.roi_head.bbox_head.fc_out_channels=32'
+    assert rows['fc64']['changes'] == 'model.roi_head.bbox_head.fc_out_channels=64'
+    assert int(rows['fc64']['params']) - int(rows['fc32']['params']) == \
+        _fc_params(64) - _fc_params(32)
