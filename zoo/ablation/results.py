@@ -131,8 +131,9 @@ def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False) -
                metrics=None, profile=None, train_time_s=_train_time(d, status),
                loss_curve=loss_curve(d), config=None)
     cfg_path = _config_file(d)
-    if cfg_path:
-        out['config'] = load_config(cfg_path).to_dict()
+    cfg = load_config(cfg_path) if cfg_path else None
+    if cfg is not None:
+        out['config'] = cfg.to_dict()
         if out['seed'] is None:
             out['seed'] = (out['config'].get('randomness') or {}).get('seed')
     metrics = read_json(os.path.join(d, 'metrics.json'))
@@ -147,8 +148,8 @@ def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False) -
         out['state'] = 'finished' if out['metrics'] is not None else 'unfinished'
     if out['state'] == 'finished':
         prof = None if reprofile else read_json(os.path.join(d, 'profile.json'))
-        if prof is None and cfg_path:
-            prof = profile_model(load_config(cfg_path), resolve_checkpoint(d), device)
+        if prof is None and cfg is not None:
+            prof = profile_model(cfg, resolve_checkpoint(d), device)
             write_json(os.path.join(d, 'profile.json'), prof)
         out['profile'] = prof
     return out

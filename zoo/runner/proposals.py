@@ -13,6 +13,7 @@ from mmengine.dist import all_gather_object, get_world_size
 from mmengine.model import is_model_wrapper
 
 from registry import ConfigError
+from zoo.structures import clip_boxes, rescale_boxes
 
 
 @torch.no_grad()
@@ -58,11 +59,8 @@ def generate_proposals(model: Any, dataloader: Any, proposal_cfg: dict) -> dict:
                         f'image {meta.get("img_id")!r} was flipped by the proposal pipeline; '
                         'proposals are computed on unflipped images (set train_cfg.'
                         'proposal_pipeline to a pipeline without RandomFlip)')
-                sw, sh = meta['scale_factor']
-                h, w = meta['ori_shape']
-                boxes = prop.bboxes.float() / prop.bboxes.new_tensor([sw, sh, sw, sh])
-                boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
-                boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+                boxes = clip_boxes(rescale_boxes(prop.bboxes.float(), meta['scale_factor']),
+                                   meta['ori_shape'])
                 out[meta['img_id']] = dict(bboxes=boxes.cpu(), scores=prop.scores.float().cpu())
     finally:
         net.train(was_training)
