@@ -237,6 +237,8 @@ class RPNHead(nn.Module):
         ok_idx = ok.nonzero().squeeze(1)
         kept = ok_idx[batched_nms(boxes[ok_idx], top_scores[ok_idx], group[ok_idx], iou_thr)]
         kept = kept[per_image_topk_mask(img_idx[kept], max_per_img)]
+        # batched_nms orders by score over all images: group by image, best first in each
+        kept = kept[torch.sort(img_idx[kept], stable=True).indices]
         counts = torch.bincount(img_idx[kept], minlength=B).tolist()
         out = []
         for b_boxes, b_scores in zip(boxes[kept].split(counts), top_scores[kept].split(counts)):
