@@ -32,6 +32,7 @@ from torchvision.ops import FrozenBatchNorm2d
 
 from registry import BACKBONES
 
+from .frozen_bn_fold import conv_frozen_bn, forward_block
 from .pretrained import load_pretrained
 
 __all__ = ['ResNet']
@@ -59,6 +60,10 @@ class ResNet(nn.Module):
             and layer1..layer{i}. Frozen parameters get ``requires_grad=False`` and frozen
             modules stay in eval mode. Default 1 (= torchvision's ``trainable_backbone_layers=3``).
         out_indices: stages to return, increasing, from 0 (layer1, C2) to 3 (layer4, C5).
+        fold_frozen_bn: with ``norm='frozen_bn'``, compute each convolution and the frozen BN
+            after it as one convolution with scaled weights and a bias
+            (:mod:`plugins.backbones.frozen_bn_fold`): the same numbers up to rounding, the
+            same state dict, about a third less time on the CPU. Default True.
 
     Attributes:
         conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4: torchvision's modules.
@@ -79,7 +84,7 @@ class ResNet(nn.Module):
 
     def __init__(self, depth: int = 50, pretrained: Optional[str] = None, norm: str = 'frozen_bn',
                  norm_eval: bool = True, frozen_stages: int = 1,
-                 out_indices: Sequence[int] = (0, 1, 2, 3)):
+                 out_indices: Sequence[int] = (0, 1, 2, 3), fold_frozen_bn: bool = True):
         super().__init__()
         if depth not in _ARCH:
             raise ValueError(f'ResNet: depth must be one of {sorted(_ARCH)}, got {depth!r}')
@@ -104,6 +109,7 @@ class ResNet(nn.Module):
         self.norm_eval = norm_eval
         self.frozen_stages = frozen_stages
         self.out_indices = out_indices
+        self.fold_frozen_bn = bool(fold_frozen_bn) and norm == 'frozen_bn'
         widths = [64 * block.expansion * 2 ** i for i in range(4)]
         self.out_channels = tuple(widths[i] for i in out_indices)
         self.strides = tuple(_STRIDES[i] for i in out_indices)
@@ -135,10 +141,18 @@ class ResNet(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f'ResNet expects images of shape (B, 3, H, W), got {tuple(x.shape)}')
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        if not self.fold_frozen_bn:
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        else:
+            x = self.maxpool(self.relu(conv_frozen_bn(self.conv1, self.bn1, x)))
         outs = []
         for i in range(max(self.out_indices) + 1):
-            x = getattr(self, f'layer{i + 1}')(x)
+            layer = getattr(self, f'layer{i + 1}')
+            if not self.fold_frozen_bn:
+                x = layer(x)
+            else:
+                for block in layer:
+                    x = forward_block(block, x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -213,18 +213,48 @@ def test_resnet50_matches_torchvision_intermediate_layer_getter(tmp_path):
     randomize_frozen_bn(tv)
     torch.save(tv.state_dict(), tmp_path / 'resnet50.pth')  # torchvision's layout, fc included
     ours = ResNet(depth=50, pretrained=str(tmp_path / 'resnet50.pth')).eval()
+    plain = ResNet(depth=50, pretrained=str(tmp_path / 'resnet50.pth'), fold_frozen_bn=False).eval()
     body = IntermediateLayerGetter(tv, {'layer1': '0', 'layer2': '1', 'layer3': '2', 'layer4': '3'})
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        outs = ours(x)
+        outs, unfolded = ours(x), plain(x)
         expected = list(body(x).values())
     assert [tuple(o.shape) for o in outs] == [(1, 256, 16, 16), (1, 512, 8, 8), (1, 1024, 4, 4),
                                                (1, 2048, 2, 2)]
-    for o, e in zip(outs, expected):
-        assert torch.equal(o, e)
+    for o, u, e in zip(outs, unfolded, expected):
+        assert torch.equal(u, e)  # torchvision's very operations
+        # frozen BN folded into the convolutions: the same numbers up to rounding
+        assert torch.allclose(o, e, rtol=1e-4, atol=1e-5 * float(e.abs().max()))
     assert ours.out_channels == (256, 512, 1024, 2048) and ours.strides == (4, 8, 16, 32)
     # the state dict is torchvision's without fc
     assert set(ours.state_dict()) == {k for k in tv.state_dict() if not k.startswith('fc.')}
+
+
+def test_folded_frozen_bn_trains_like_the_unfolded_network():
+    torch.manual_seed(0)
+    ours = ResNet(depth=18, frozen_stages=1)
+    randomize_frozen_bn(ours)
+    plain = ResNet(depth=18, frozen_stages=1, fold_frozen_bn=False)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    for net in (ours, plain):
+        sum(o.square().mean() for o in net(x)).backward()
+    for (name, p), q in zip(ours.named_parameters(), plain.parameters()):
+        assert (p.grad is None) == (q.grad is None) == (not p.requires_grad), name
+        if p.grad is not None:  # the weight's own gradient, through the folded scaling
+            assert torch.allclose(p.grad, q.grad, rtol=1e-3, atol=1e-6), name
+    # inference reuses the folded weights until a weight changes in place or a BN buffer does
+    ours.eval()
+    with torch.no_grad():
+        before = ours(x)[-1]
+        ours.layer4[0].conv1.weight.mul_(2)
+        ours.layer1[0].bn1.running_var.add_(1.0)
+        plain.layer4[0].conv1.weight.mul_(2)
+        plain.layer1[0].bn1.running_var.add_(1.0)
+        after, expected = ours(x)[-1], plain.eval()(x)[-1]
+    assert not torch.allclose(before, after)
+    assert torch.allclose(after, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
+    assert set(ours.state_dict()) == set(plain.state_dict())
 
 
 def test_resnet50_frozen_stages_match_torchvision_trainable_layers_3():
