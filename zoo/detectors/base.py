@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Optional, Union
 
+import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
@@ -31,12 +32,27 @@ class BaseDetector(BaseModel):
         data_preprocessor: config of the batch transform (kind ``transform``), default
             ``DetDataPreprocessor`` (ImageNet mean/std in 0-255 RGB, pad to a multiple of 32).
         init_cfg: mmengine initialisation config (rarely needed: parts initialise themselves).
+        channels_last: keep the convolution weights and the input batch in channels-last memory
+            format (NHWC strides; the tensors keep their (B, C, H, W) shape). oneDNN on the CPU
+            and tensor cores on CUDA convolve NHWC natively; in NCHW every convolution first
+            reorders its input. Same numbers up to rounding. Default False; the R50-FPN
+            recipes turn it on (docs/performance.md).
     """
 
-    def __init__(self, data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
+    def __init__(self, data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None,
+                 channels_last: bool = False):
         preprocessor = registry.build('transform', data_preprocessor or DEFAULT_PREPROCESSOR,
                                       key='data_preprocessor')
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+        self.channels_last = bool(channels_last)
+
+    def _set_memory_format(self) -> None:
+        """Called by subclasses once every part is built: 4-d weights to channels-last.
+
+        The parameters stay the same objects (their data is replaced), and later in-place
+        updates (``load_state_dict``, optimizer steps, initialisation) keep the layout."""
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def _build_features(self, backbone: dict, neck: Optional[dict]):
         """Build ``self.backbone`` and the optional ``self.neck`` (which gets the backbone's
@@ -62,6 +78,8 @@ class BaseDetector(BaseModel):
 
     def extract_feat(self, inputs: Tensor) -> tuple[Tensor, ...]:
         """Features (per level (B, C_i, H/s_i, W/s_i)) of the backbone, through the neck if any."""
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         feats = self.backbone(inputs)
         return self.neck(feats) if self.neck is not None else feats
 

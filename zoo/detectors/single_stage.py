@@ -33,7 +33,7 @@ class SingleStageDetector(BaseDetector):
         train_cfg: the head's training settings (e.g. ``dict(assigner=dict(type='GridAssigner',
             ignore_iou_thr=0.5))``).
         test_cfg: the head's inference settings (score threshold, NMS, detections per image).
-        data_preprocessor, init_cfg: see :class:`~zoo.detectors.base.BaseDetector`.
+        data_preprocessor, init_cfg, channels_last: see :class:`~zoo.detectors.base.BaseDetector`.
 
     Raises:
         AssemblyError: before anything runs, when neighbours disagree: the neck's
@@ -45,8 +45,10 @@ class SingleStageDetector(BaseDetector):
 
     def __init__(self, backbone: dict, bbox_head: dict, neck: Optional[dict] = None,
                  train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None,
+                 channels_last: bool = False):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg,
+                         channels_last=channels_last)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
         producer, spec = self._build_features(backbone, neck)
         self.bbox_head = registry.build('head', bbox_head, key='bbox_head', default_args=dict(
@@ -55,6 +57,7 @@ class SingleStageDetector(BaseDetector):
         anchors = getattr(self.bbox_head, 'anchor_generator', None)
         if anchors is not None:
             check_link(producer, anchors, spec)
+        self._set_memory_format()
 
     def _check_head(self, producer, spec: FeatureSpec) -> None:
         """Check the head against the features it reads: all levels, or only the level

@@ -44,7 +44,7 @@ class TwoStageDetector(BaseDetector):
             proposal settings in training, assigner/sampler of the RoI head (mmdet's layout).
         test_cfg: ``dict(rpn=..., rcnn=...)``: proposal settings at test time and the RoI head's
             score threshold, NMS and detections per image.
-        data_preprocessor, init_cfg: see :class:`~zoo.detectors.base.BaseDetector`.
+        data_preprocessor, init_cfg, channels_last: see :class:`~zoo.detectors.base.BaseDetector`.
 
     Raises:
         AssemblyError: before anything runs, when neighbours disagree: the neck's
@@ -55,8 +55,10 @@ class TwoStageDetector(BaseDetector):
 
     def __init__(self, backbone: dict, rpn_head: dict, roi_head: dict, neck: Optional[dict] = None,
                  train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None,
+                 channels_last: bool = False):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg,
+                         channels_last=channels_last)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
         producer, spec = self._build_features(backbone, neck)
         self.rpn_head = registry.build('head', rpn_head, key='rpn_head', default_args=dict(
@@ -68,6 +70,7 @@ class TwoStageDetector(BaseDetector):
                          self.roi_head, getattr(self.roi_head, 'bbox_roi_extractor', None)):
             if consumer is not None:
                 check_link(producer, consumer, spec)
+        self._set_memory_format()
 
     #: which losses ``loss`` computes, one of :data:`TRAIN_STAGES`; set by
     #: :meth:`set_train_stage` (the alternating training loop), ``'joint'`` otherwise

@@ -3,6 +3,9 @@
 # two FC layers of 1024. Settings follow torchvision's fasterrcnn_resnet50_fpn.
 model = dict(
     type='FasterRCNN',
+    # NHWC convolutions (and the ResNet's frozen BN folded into them, its default): same
+    # outputs, faster on CPU and GPU; see docs/performance.md
+    channels_last=True,
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], pad_size_divisor=32),
     backbone=dict(type='ResNet', depth=50, frozen_stages=1, norm='frozen_bn'),
