@@ -4,16 +4,17 @@ No rounding of RoI coordinates: each of the S x S bins averages ``sampling_ratio
 ``sampling_ratio`` bilinearly interpolated points (``sampling_ratio=0``: ``ceil(bin size)``
 points per axis, adaptively). ``aligned=False`` (torchvision's ``MultiScaleRoIAlign`` and
 ``fasterrcnn_resnet50_fpn``) keeps the original Detectron convention; ``aligned=True`` shifts the
-box by -0.5 cell so that pixel centres line up (Detectron2's ROIAlignV2).
+box by -0.5 cell so that pixel centres line up (Detectron2's ROIAlignV2). On the CPU the RoIs
+are split over all cores (:mod:`plugins.roi_extractors.threaded`), with the same result.
 """
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torchvision.ops import roi_align
 
 from registry import ROI_EXTRACTORS
 
 from .checks import check_feat_rois, check_output_size
+from .threaded import threaded_roi_align
 
 __all__ = ['RoIAlign']
 
@@ -55,8 +56,10 @@ class RoIAlign(nn.Module):
 
     def forward(self, feat: Tensor, rois: Tensor) -> Tensor:
         check_feat_rois('RoIAlign', feat, rois)
-        return roi_align(feat, rois, self.output_size, self.spatial_scale, self.sampling_ratio,
-                         self.aligned)
+        # torchvision's roi_align; on the CPU its RoIs are split over all cores (bitwise the
+        # same result and gradient, see plugins/roi_extractors/threaded.py)
+        return threaded_roi_align(feat, rois, self.output_size, self.spatial_scale,
+                                  self.sampling_ratio, self.aligned)
 
     def extra_repr(self) -> str:
         return (f'output_size={self.output_size}, spatial_scale={self.spatial_scale}, '

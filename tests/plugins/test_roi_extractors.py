@@ -162,3 +162,30 @@ def test_bad_inputs():
         RoIPool(7, 1 / 16)(feats[0], torch.zeros(3, 4))
     with pytest.raises(ValueError, match='spatial_scale'):
         RoIAlign(7, spatial_scale=0)
+
+
+@pytest.mark.parametrize('aligned', [False, True])
+def test_threaded_roi_align_is_bitwise_torchvisions(aligned):
+    from plugins.roi_extractors.threaded import MIN_ROIS, threaded_roi_align
+    g = torch.Generator().manual_seed(3)
+    torch.manual_seed(3)
+    # three images: many RoIs, few RoIs, none; channels-last features as the R50-FPN makes them
+    feat = torch.randn(3, 16, 40, 48).contiguous(memory_format=torch.channels_last)
+    feat.requires_grad_()
+    boxes = [random_boxes(150, 160, g), random_boxes(7, 160, g)]
+    rois = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), b], dim=1)
+                      for i, b in enumerate(boxes)])
+    rois = rois[torch.randperm(len(rois), generator=g)]  # images interleaved
+    assert len(rois) >= MIN_ROIS
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)  # the threaded path needs more than one thread
+    try:
+        ours = threaded_roi_align(feat, rois, 7, 0.25, 2, aligned)
+        (ours_grad,) = torch.autograd.grad(ours, feat, torch.linspace(-1, 1, ours.numel()).view_as(ours))
+    finally:
+        torch.set_num_threads(old)
+    ref = roi_align(feat, rois, 7, 0.25, 2, aligned)
+    (ref_grad,) = torch.autograd.grad(ref, feat, torch.linspace(-1, 1, ref.numel()).view_as(ref))
+    assert torch.equal(ours, ref)
+    assert torch.equal(ours_grad, ref_grad)
+    assert ours_grad[2].abs().sum() == 0  # the image without RoIs
