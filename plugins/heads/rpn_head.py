@@ -4,7 +4,7 @@ A 3x3 convolution slides over every feature level; two sibling 1x1 convolutions 
 of the A anchors of a location, an objectness score and 4 box deltas. Training (section 3.1.2,
 3.1.3): anchors are matched to ground truth by IoU (positive >= 0.7 or the best anchor of a
 ground-truth box, negative < 0.3, others ignored), 256 anchors per image are sampled with at
-most half positive, anchors crossing the image border are ignored (section 3.3, an option).
+most half positive (all images in one draw, ``RandomSampler.sample_batch``), anchors crossing the image border are ignored (section 3.3, an option).
 Proposals: decode, clip to the image, drop boxes smaller than ``min_bbox_size``, keep the
 ``nms_pre`` best per level, NMS at 0.7 (per level and image, in one batched call), keep the
 ``max_per_img`` best (paper: 12000/2000 in training, 6000/300 at test; torchvision's
@@ -23,7 +23,7 @@ import registry
 from registry import HEADS, Requires
 from zoo.structures import inside_flags
 
-from .utils import check_loss, clip_boxes_batched, gt_of, per_image_topk_mask
+from .utils import check_loss, clip_boxes_batched, gt_of, per_image_topk_mask, sample_images
 
 
 @HEADS.register_module()
@@ -161,16 +161,26 @@ class RPNHead(nn.Module):
         priors = self._priors(cls_scores)
         allowed_border = self.train_cfg.get('allowed_border', 0)
         decoded = getattr(self.loss_bbox, 'takes_decoded_boxes', False)
-        sel_logits, sel_labels, pos_preds, pos_targets = [], [], [], []
-        for i, sample in enumerate(data_samples):
+        valid, assigns, gts = [], [], []
+        for sample in data_samples:
             gt_bboxes, gt_labels, gt_ignore = gt_of(sample)
-            valid_idx = inside_flags(priors, sample.metainfo['img_shape'],
-                                     allowed_border).nonzero().squeeze(1)
+            if allowed_border < 0:  # every anchor (torchvision): no index, no host sync
+                valid_idx, valid_priors = None, priors
+            else:
+                valid_idx = inside_flags(priors, sample.metainfo['img_shape'],
+                                         allowed_border).nonzero().squeeze(1)
+                valid_priors = priors[valid_idx]
             # one class for the RPN: every ground truth is "object" (label 0)
             obj_labels = torch.zeros_like(gt_labels)
-            assign = self.assigner.assign(priors[valid_idx], gt_bboxes, obj_labels, gt_ignore)
-            result = self.sampler.sample(assign, priors[valid_idx], gt_bboxes, obj_labels)
-            pos, neg = valid_idx[result.pos_inds], valid_idx[result.neg_inds]
+            valid.append((valid_idx, valid_priors))
+            assigns.append(self.assigner.assign(valid_priors, gt_bboxes, obj_labels, gt_ignore))
+            gts.append((gt_bboxes, obj_labels))
+        results = sample_images(self.sampler, assigns, [v[1] for v in valid], gts)
+        sel_logits, sel_labels, pos_preds, pos_targets = [], [], [], []
+        for i, ((valid_idx, _), result) in enumerate(zip(valid, results)):
+            pos, neg = result.pos_inds, result.neg_inds
+            if valid_idx is not None:
+                pos, neg = valid_idx[pos], valid_idx[neg]
             sel_logits += [logits[i, pos], logits[i, neg]]
             sel_labels += [torch.zeros_like(pos), torch.ones_like(neg)]  # 0 object, 1 background
             if decoded:  # IoU-family losses compare boxes, not deltas

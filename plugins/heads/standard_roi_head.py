@@ -2,7 +2,9 @@
 refine them (Faster R-CNN section 3.2, Fast R-CNN section 2.3; mmdet's ``StandardRoIHead``,
 torchvision's ``RoIHeads``).
 
-Training, per image: the ground-truth boxes join the proposals (sampler's
+Training: each image's proposals are matched alone (its own ground truth), then all images are
+sampled in one call when the sampler can (``RandomSampler.sample_batch``). Per image: the
+ground-truth boxes join the proposals (sampler's
 ``add_gt_as_proposals``), proposals are matched (fg IoU >= 0.5; bg IoU in [0.1, 0.5) in the
 paper, [0, 0.5) for FPN), and 128 (paper) or 512 (FPN) RoIs are sampled with at most 25 %
 foreground.
@@ -18,7 +20,7 @@ from torch import Tensor, nn
 import registry
 from registry import HEADS, AssemblyError
 
-from .utils import gt_of
+from .utils import gt_of, sample_images
 
 
 def rois_of(boxes_list: list[Tensor]) -> Tensor:
@@ -79,12 +81,15 @@ class StandardRoIHead(nn.Module):
             raise RuntimeError('StandardRoIHead.loss needs train_cfg (model.train_cfg.rcnn) with '
                                'an assigner and a sampler')
         C = self.num_classes
-        pos_boxes, neg_boxes, labels, pos_gt = [], [], [], []
+        assigns, boxes_list, gts = [], [], []
         for props, sample in zip(proposals, data_samples):
             gt_bboxes, gt_labels, gt_ignore = gt_of(sample)
             boxes = props.bboxes.detach()
-            assign = self.assigner.assign(boxes, gt_bboxes, gt_labels, gt_ignore)
-            res = self.sampler.sample(assign, boxes, gt_bboxes, gt_labels)
+            assigns.append(self.assigner.assign(boxes, gt_bboxes, gt_labels, gt_ignore))
+            boxes_list.append(boxes)
+            gts.append((gt_bboxes, gt_labels))
+        pos_boxes, neg_boxes, labels, pos_gt = [], [], [], []
+        for res in sample_images(self.sampler, assigns, boxes_list, gts):
             pos_boxes.append(res.pos_priors)
             neg_boxes.append(res.neg_priors)
             pos_gt.append(res.pos_gt_bboxes)

@@ -1,5 +1,5 @@
-"""Small helpers shared by the heads: ground truth of a data sample, batched clipping, the
-per-image top-k after a batched NMS, the checks that a loss fits its key (kind, reduction), and
+"""Small helpers shared by the heads: ground truth of a data sample, batched sampling, batched
+clipping, the per-image top-k after a batched NMS, the checks that a loss fits its key (kind, reduction), and
 the score-threshold/NMS/top-k selection of a dense head's detections."""
 from __future__ import annotations
 
@@ -42,6 +42,26 @@ def per_image_topk_mask(img_idx: Tensor, k: int) -> Tensor:
     rank = torch.empty_like(order)
     rank[order] = torch.arange(n, device=img_idx.device) - starts[sorted_img]
     return rank < k
+
+
+def sample_images(sampler, assign_results: Sequence, priors_list: Sequence[Tensor],
+                  gts: Sequence[tuple]) -> list:
+    """Sample the priors of every image of a batch: in one call with the sampler's
+    ``sample_batch`` (``RandomSampler``: one random draw and two ``topk`` for the batch, instead
+    of two ``randperm`` per image), one ``sample`` per image for a sampler without it.
+
+    Args:
+        sampler: a sampler (``sample`` and optionally ``sample_batch``).
+        assign_results, priors_list: per image, the assignment and its priors (N_i, 4).
+        gts: per image ``(gt_bboxes (M_i, 4), gt_labels (M_i,))``.
+
+    Returns:
+        Per image a ``SamplingResult``.
+    """
+    if hasattr(sampler, 'sample_batch'):
+        return sampler.sample_batch(assign_results, priors_list, [g[0] for g in gts],
+                                    [g[1] for g in gts])
+    return [sampler.sample(a, p, g[0], g[1]) for a, p, g in zip(assign_results, priors_list, gts)]
 
 
 def check_loss(loss: nn.Module, kind: str, key: str) -> None:
