@@ -53,6 +53,8 @@ def test_channels_last_model_gives_the_same_detections_and_losses():
     nhwc.eval(), nchw.eval()
     with torch.no_grad():
         data = _batch(nhwc)
+        assert data['inputs'].is_contiguous(memory_format=torch.channels_last)
+        assert _batch(nchw)['inputs'].is_contiguous()
         feats = nhwc.extract_feat(data['inputs'])
         assert feats[0].is_contiguous(memory_format=torch.channels_last)
         dets = [nhwc(data['inputs'], copy.deepcopy(data['data_samples']), mode='predict'),

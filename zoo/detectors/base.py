@@ -53,6 +53,8 @@ class BaseDetector(BaseModel):
         updates (``load_state_dict``, optimizer steps, initialisation) keep the layout."""
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
+            if hasattr(self.data_preprocessor, 'channels_last'):  # batches made NHWC directly
+                self.data_preprocessor.channels_last = True
 
     def _build_features(self, backbone: dict, neck: Optional[dict]):
         """Build ``self.backbone`` and the optional ``self.neck`` (which gets the backbone's
