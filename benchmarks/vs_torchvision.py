@@ -100,7 +100,8 @@ def load_bccd(n: int):
     records = [ds.get_data_info(i) for i in range(min(n, len(ds)))]
     out = []
     for r in records:
-        boxes = torch.tensor([i['bbox'] for i in r['instances']], dtype=torch.float32).reshape(-1, 4)
+        boxes = torch.tensor([i['bbox'] for i in r['instances']],
+                             dtype=torch.float32).reshape(-1, 4)
         labels = torch.tensor([i['bbox_label'] for i in r['instances']], dtype=torch.long)
         out.append(dict(img_id=r['img_id'], image=decode_image(read_file(r['img_path'])),
                         boxes=boxes, labels=labels))
@@ -236,8 +237,8 @@ def bench_size(min_size, max_size, args, device, samples_raw) -> dict:
 
     for batch in args.infer_batches:
         nxt_tv, nxt_zoo = cycle(samples, batch), cycle(samples, batch)
-        fns = {'torchvision': lambda: tv_predict(tv, nxt_tv(), device),
-               'zoo': lambda: zoo_predict(zoo, nxt_zoo(), device)}
+        fns = {'torchvision': lambda nxt=nxt_tv: tv_predict(tv, nxt(), device),
+               'zoo': lambda nxt=nxt_zoo: zoo_predict(zoo, nxt(), device)}
         with torch.no_grad(), amp:
             res = compare(fns, args, device, batch)
             if not args.no_memory:
@@ -292,7 +293,7 @@ def bench_recipes(args, device, samples_raw) -> list:
             samples.append(dict(s, image=img))
         nxt = cycle(samples, 1)
 
-        def run():
+        def run(model=model, nxt=nxt):
             data = model.data_preprocessor(zoo_batch(nxt(), device), False)
             return model(data['inputs'], data['data_samples'], mode='predict')
         with torch.no_grad():
@@ -350,7 +351,8 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     samples = load_bccd(args.images)
-    report = dict(command=' '.join(['python', 'benchmarks/vs_torchvision.py'] + (argv or sys.argv[1:])),
+    command = ['python', 'benchmarks/vs_torchvision.py'] + list(argv or sys.argv[1:])
+    report = dict(command=' '.join(command),
                   machine=machine_info(device),
                   settings=dict(repeats=args.repeats, warmup=args.warmup, amp=args.amp,
                                 compile=args.compile, images=[s['img_id'] for s in samples],

@@ -4,7 +4,8 @@ A 3x3 convolution slides over every feature level; two sibling 1x1 convolutions 
 of the A anchors of a location, an objectness score and 4 box deltas. Training (section 3.1.2,
 3.1.3): anchors are matched to ground truth by IoU (positive >= 0.7 or the best anchor of a
 ground-truth box, negative < 0.3, others ignored), 256 anchors per image are sampled with at
-most half positive (all images in one draw, ``RandomSampler.sample_batch``), anchors crossing the image border are ignored (section 3.3, an option).
+most half positive (all images in one draw, ``RandomSampler.sample_batch``), anchors
+crossing the image border are ignored (section 3.3, an option).
 Proposals: decode, clip to the image, drop boxes smaller than ``min_bbox_size``, keep the
 ``nms_pre`` best per level, NMS at 0.7 (per level and image, in one batched call), keep the
 ``max_per_img`` best (paper: 12000/2000 in training, 6000/300 at test; torchvision's

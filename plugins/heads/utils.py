@@ -1,6 +1,6 @@
 """Small helpers shared by the heads: ground truth of a data sample, batched sampling, batched
-clipping, the per-image top-k after a batched NMS, the checks that a loss fits its key (kind, reduction), and
-the score-threshold/NMS/top-k selection of a dense head's detections."""
+clipping, the per-image top-k after a batched NMS, the checks that a loss fits its key (kind,
+reduction), and the score-threshold/NMS/top-k selection of a dense head's detections."""
 from __future__ import annotations
 
 from typing import Optional, Sequence

@@ -80,8 +80,9 @@ def test_rpn_proposals_match(models, image):
     # the same boxes; the zoo's backbone folds frozen BN into its convolutions, which moves
     # scores by ~1e-7 and may swap proposals whose scores are equal to the last digits
     n = ours.shape[0]
-    same = compare_detections([dict(boxes=proposals[0], scores=torch.zeros(n), labels=torch.zeros(n))],
-                              [dict(boxes=ours, scores=torch.zeros(n), labels=torch.zeros(n))])
+    zeros = torch.zeros(n)
+    same = compare_detections([dict(boxes=proposals[0], scores=zeros, labels=zeros)],
+                              [dict(boxes=ours, scores=zeros, labels=zeros)])
     assert same.ok, same.problems
     assert same.reordered <= n // 100
 

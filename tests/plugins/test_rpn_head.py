@@ -1,6 +1,5 @@
 """RPNHead: a batch gives each image the proposals it gets alone."""
 import torch
-from mmengine.structures import InstanceData
 
 import registry
 from zoo.structures import DetDataSample

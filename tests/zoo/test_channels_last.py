@@ -22,13 +22,14 @@ def _model_cfg():
 
 def _batch(model):
     g = torch.Generator().manual_seed(0)
-    images = [torch.randint(0, 256, (3, 120, 160), generator=g, dtype=torch.uint8) for _ in range(2)]
+    images = [torch.randint(0, 256, (3, 120, 160), generator=g, dtype=torch.uint8)
+              for _ in range(2)]
     samples = []
     for i in range(2):
         s = DetDataSample(metainfo=dict(img_shape=(120, 160), ori_shape=(120, 160),
                                         scale_factor=(1.0, 1.0)))
-        s.gt_instances = InstanceData(bboxes=torch.tensor([[10., 20, 60, 90], [80, 10, 150, 70]]) + i,
-                                      labels=torch.tensor([0, 2]))
+        boxes = torch.tensor([[10., 20, 60, 90], [80, 10, 150, 70]]) + i
+        s.gt_instances = InstanceData(bboxes=boxes, labels=torch.tensor([0, 2]))
         samples.append(s)
     return model.data_preprocessor(dict(inputs=images, data_samples=samples), False)
 

@@ -1,2 +1,3 @@
-"""Measuring the zoo against torchvision: paired models with the same weights, the agreement check
-that comes before any timing, interleaved timing and peak memory (``benchmarks/vs_torchvision.py``)."""
+"""Measuring the zoo against torchvision: paired models with the same weights, the agreement
+check that comes before any timing, interleaved timing and peak memory
+(``benchmarks/vs_torchvision.py``)."""

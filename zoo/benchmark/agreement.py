@@ -75,7 +75,8 @@ def compare_detections(reference: Sequence[dict], candidate: Sequence[dict],
         # greedy in the reference's order, the nearest free candidate first
         dist = (rb[:, None, :].double() - cb[None, :, :].double()).abs().amax(-1)  # (N, N)
         sdist = (rs[:, None].double() - cs[None, :].double()).abs()
-        fits = (rl.long()[:, None] == cl.long()[None, :]) & (dist <= box_atol) & (sdist <= score_atol)
+        fits = ((rl.long()[:, None] == cl.long()[None, :]) & (dist <= box_atol)
+                & (sdist <= score_atol))
         dist = dist.masked_fill(~fits, float('inf'))
         taken = torch.zeros(cb.shape[0], dtype=torch.bool)
         unmatched = []
