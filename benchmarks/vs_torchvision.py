@@ -359,18 +359,25 @@ def main(argv=None) -> int:
                                 weights=args.weights or f'random, seed {args.seed}'),
                   date=time.strftime('%Y-%m-%d %H:%M'), sizes=[])
     print(json.dumps(report['machine']))
+
+    def save():  # after every scale, so that an interrupted run keeps what it measured
+        if args.out:
+            with open(args.out, 'w') as f:
+                json.dump(report, f, indent=2)
+
     ok = True
     for lo, hi in args.sizes:
         res = bench_size(lo, hi, args, device, samples)
         report['sizes'].append(res)
         ok &= not res.get('failed', False)
+        report['outputs_identical'] = ok
+        save()
     if ok and not args.no_recipes:
         print('\n== recipes, batch 1, short side 600 ==')
         report['recipes'] = bench_recipes(args, device, samples)
     report['outputs_identical'] = ok
+    save()
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(report, f, indent=2)
         print(f'\nwrote {args.out}')
     return 0 if ok else 1
 
