@@ -23,6 +23,7 @@ arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -233,7 +234,7 @@ def bench_size(min_size, max_size, args, device, samples_raw) -> dict:
         for m in (tv.backbone, zoo.backbone, zoo.neck):
             m.compile()
     amp = (torch.autocast(device.type, dtype=torch.float16 if device.type == 'cuda'
-                          else torch.bfloat16) if args.amp else _null())
+                          else torch.bfloat16) if args.amp else contextlib.nullcontext())
 
     for batch in args.infer_batches:
         nxt_tv, nxt_zoo = cycle(samples, batch), cycle(samples, batch)
@@ -307,14 +308,6 @@ def bench_recipes(args, device, samples_raw) -> list:
     return rows
 
 
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _print_row(what, res, unit):
     ips = res['images_per_second']
     line = (f'{what:24s} torchvision {ips["torchvision"]:7.3f} {unit}  zoo {ips["zoo"]:7.3f} '
@@ -332,8 +325,8 @@ def machine_info(device) -> dict:
     try:
         with open('/proc/cpuinfo') as f:
             cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
+    except (OSError, StopIteration):  # no /proc/cpuinfo (not Linux): platform's name stands
+        cpu = cpu or 'unknown'
     info = dict(cpu=cpu, cores=os.cpu_count(), threads=torch.get_num_threads(),
                 python=platform.python_version(), torch=torch.__version__,
                 torchvision=torchvision.__version__, device=str(device))
