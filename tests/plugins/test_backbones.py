@@ -8,12 +8,14 @@ import math
 import pytest
 import torch
 import torchvision
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.ops import FrozenBatchNorm2d
 
 import plugins  # noqa: F401  (registers the parts)
 from plugins.backbones import VGG, CaffeLRN, ResNet, ZFNet, load_pretrained
+from plugins.backbones.frozen_bn_fold import ScaledWeightConv2d
 from registry import BACKBONES, build
 
 
@@ -255,6 +257,69 @@ def test_folded_frozen_bn_trains_like_the_unfolded_network():
     assert not torch.allclose(before, after)
     assert torch.allclose(after, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
     assert set(ours.state_dict()) == set(plain.state_dict())
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('amp', [False, True])
+@pytest.mark.parametrize('groups,stride', [(1, 1), (2, 2)])
+def test_scaled_weight_conv_equals_autograd_through_the_folded_weight(channels_last, amp, groups,
+                                                                     stride):
+    """Bit for bit: output and every gradient (input, weight, scale, bias), in float32 and
+    under CPU autocast (bfloat16), as autograd through ``conv2d(x, w * s, b)``."""
+    torch.manual_seed(0)
+    x, w = torch.randn(2, 8, 17, 19), torch.randn(6, 8 // groups, 3, 3)
+    if channels_last:
+        x, w = (t.contiguous(memory_format=torch.channels_last) for t in (x, w))
+    s, b = torch.rand(6) + 0.5, torch.randn(6)
+    results = []
+    for fused in (False, True):
+        xs, ws, ss, bs = (t.clone().requires_grad_() for t in (x, w, s, b))
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
+            if fused:
+                y = ScaledWeightConv2d.apply(xs, ws, ss, bs, (stride, stride), (1, 1), (1, 1),
+                                             groups, torch.bfloat16 if amp else None)
+            else:
+                y = F.conv2d(xs, ws * ss.reshape(-1, 1, 1, 1), bs, stride, 1, 1, groups)
+        torch.manual_seed(1)
+        y.backward(torch.randn(y.shape).to(y.dtype))
+        results.append((y, xs.grad, ws.grad, ss.grad, bs.grad))
+    assert results[1][0].dtype == (torch.bfloat16 if amp else torch.float32)
+    for name, a, e in zip(('output', 'x', 'weight', 'scale', 'bias'), results[1], results[0]):
+        assert a.dtype == e.dtype and torch.equal(a, e), name
+
+
+def saved_bytes(net: nn.Module, x: Tensor) -> tuple[int, tuple]:
+    """Bytes of the tensors autograd keeps for backward during ``net(x)``, counting each
+    storage once and leaving out the network's own parameters and buffers (kept anyway)."""
+    own = {t.untyped_storage().data_ptr() for t in [*net.parameters(), *net.buffers()]}
+    seen = {}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in own:
+            seen[ptr] = t.untyped_storage().nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = net(x)
+    return sum(seen.values()), out
+
+
+def test_folded_training_keeps_no_more_for_backward_than_the_unfolded_network():
+    """The folded weights are recomputed in backward, not kept: beyond the parameters, autograd
+    saves what the unfolded network saves (activations, per-channel scales), not that plus
+    a folded copy of every trainable weight (about as many bytes as the weights)."""
+    torch.manual_seed(0)
+    ours = ResNet(depth=18, frozen_stages=1)
+    plain = ResNet(depth=18, frozen_stages=1, fold_frozen_bn=False)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(1, 3, 32, 32)
+    trainable = sum(p.numel() * p.element_size() for p in ours.parameters() if p.requires_grad)
+    folded, outs = saved_bytes(ours, x)
+    unfolded, _ = saved_bytes(plain, x)
+    assert unfolded < trainable / 10  # (small images: the weights would dominate)
+    assert folded <= unfolded + trainable / 100, (folded, unfolded, trainable)
+    sum(o.sum() for o in outs).backward()  # and the recomputation gives the gradients
+    assert all(p.grad is not None for p in ours.parameters() if p.requires_grad)
 
 
 def test_resnet50_frozen_stages_match_torchvision_trainable_layers_3():
