@@ -2,45 +2,19 @@
 import copy
 
 import torch
-from mmengine.config import Config
 
 import registry
 from zoo.benchmark.agreement import compare_detections
-from zoo.benchmark.reference import R50_FPN_CONFIG
 from zoo.detectors.builder import build_detector
-from zoo.structures import DetDataSample
-from mmengine.structures import InstanceData
 
 
-def _model_cfg():
-    cfg = Config.fromfile(R50_FPN_CONFIG).model  # channels_last=True there
-    cfg.backbone.depth = 18
-    cfg.neck.in_channels = [64, 128, 256, 512]
-    cfg.roi_head.bbox_head.num_classes = 3
-    return cfg
-
-
-def _batch(model):
-    g = torch.Generator().manual_seed(0)
-    images = [torch.randint(0, 256, (3, 120, 160), generator=g, dtype=torch.uint8)
-              for _ in range(2)]
-    samples = []
-    for i in range(2):
-        s = DetDataSample(metainfo=dict(img_shape=(120, 160), ori_shape=(120, 160),
-                                        scale_factor=(1.0, 1.0)))
-        boxes = torch.tensor([[10., 20, 60, 90], [80, 10, 150, 70]]) + i
-        s.gt_instances = InstanceData(bboxes=boxes, labels=torch.tensor([0, 2]))
-        samples.append(s)
-    return model.data_preprocessor(dict(inputs=images, data_samples=samples), False)
-
-
-def test_channels_last_model_gives_the_same_detections_and_losses():
+def test_channels_last_model_gives_the_same_detections_and_losses(detector_cfg, raw_batch):
     registry.discover()
     torch.manual_seed(0)
-    nhwc = build_detector(_model_cfg())
+    nhwc = build_detector(detector_cfg())
     with torch.no_grad():  # confident classes: no near-ties for NMS to break differently
         torch.nn.init.normal_(nhwc.roi_head.bbox_head.fc_cls.weight, std=0.5)
-    cfg = _model_cfg()
+    cfg = detector_cfg()
     cfg.channels_last = False
     nchw = build_detector(cfg)
     nchw.load_state_dict(nhwc.state_dict())
@@ -53,9 +27,9 @@ def test_channels_last_model_gives_the_same_detections_and_losses():
 
     nhwc.eval(), nchw.eval()
     with torch.no_grad():
-        data = _batch(nhwc)
+        data = nhwc.data_preprocessor(raw_batch(), False)
         assert data['inputs'].is_contiguous(memory_format=torch.channels_last)
-        assert _batch(nchw)['inputs'].is_contiguous()
+        assert nchw.data_preprocessor(raw_batch(), False)['inputs'].is_contiguous()
         feats = nhwc.extract_feat(data['inputs'])
         assert feats[0].is_contiguous(memory_format=torch.channels_last)
         dets = [nhwc(data['inputs'], copy.deepcopy(data['data_samples']), mode='predict'),
