@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 from torchvision.ops import batched_nms
@@ -97,11 +98,31 @@ class RPNHead(nn.Module):
 
     # forward -------------------------------------------------------------------------------
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[list[Tensor], list[Tensor]]:
+        """Objectness logits and box deltas at every level.
+
+        Args:
+            feats: per level (B, in_channels, H_l, W_l).
+
+        Returns:
+            ``(cls_scores, bbox_preds)``, per level (B, A or 2A, H_l, W_l) and (B, 4A, H_l, W_l),
+            channel ``a`` (``4a .. 4a+3``) for base anchor ``a``; possibly channel slices of one
+            tensor (use ``reshape``, not ``view``).
+
+        The two 1x1 convolutions run as one (their weights concatenated, the result split by
+        channel): the same numbers, but the shared 256-channel input is read once, and in
+        backward its gradient is made once instead of twice and summed, which at the finest
+        level (a (B, 256, H/4, W/4) tensor) is what sets a training step's peak memory.
+        """
+        num_cls = self.rpn_cls.out_channels
+        weight = torch.cat([self.rpn_cls.weight, self.rpn_reg.weight])
+        bias = torch.cat([self.rpn_cls.bias, self.rpn_reg.bias])
         cls_scores, bbox_preds = [], []
         for feat in feats[:self.anchor_generator.num_levels]:
             x = torch.relu(self.rpn_conv(feat))
-            cls_scores.append(self.rpn_cls(x))
-            bbox_preds.append(self.rpn_reg(x))
+            cls_score, bbox_pred = F.conv2d(x, weight, bias).split(
+                [num_cls, weight.shape[0] - num_cls], dim=1)
+            cls_scores.append(cls_score)
+            bbox_preds.append(bbox_pred)
         return cls_scores, bbox_preds
 
     def _flatten(self, cls_scores: list[Tensor], bbox_preds: list[Tensor]):

@@ -44,3 +44,35 @@ def test_batched_proposals_equal_per_image():
             assert torch.allclose(batched[i].bboxes, alone.bboxes, rtol=0, atol=1e-4)
             assert bool((batched[i].bboxes[:, 2] <= shape[1]).all())
             assert bool((batched[i].bboxes[:, 3] <= shape[0]).all())
+
+
+def test_one_convolution_for_both_outputs_equals_the_two_convolutions():
+    """rpn_cls and rpn_reg run as one 1x1 convolution: the outputs and every gradient are
+    those of the two separate convolutions (torchvision's RPNHead layout)."""
+    head = _head().train()
+    torch.nn.init.normal_(head.rpn_cls.bias)
+    torch.nn.init.normal_(head.rpn_reg.bias)
+    g = torch.Generator().manual_seed(2)
+    feats = [torch.randn(2, 8, 16, 24, generator=g).requires_grad_(),
+             torch.randn(2, 8, 8, 12, generator=g).requires_grad_()]
+    cls_scores, bbox_preds = head(feats)
+    weights = [torch.randn(t.shape, generator=g) for t in cls_scores + bbox_preds]
+    sum((t * w).sum() for t, w in zip(cls_scores + bbox_preds, weights)).backward()
+    fused = [p.grad.clone() for p in head.parameters()] + [f.grad.clone() for f in feats]
+
+    head.zero_grad()
+    feats = [f.detach().requires_grad_() for f in feats]
+    cls_ref, bbox_ref = [], []
+    for f in feats:
+        x = torch.relu(head.rpn_conv(f))
+        cls_ref.append(head.rpn_cls(x))
+        bbox_ref.append(head.rpn_reg(x))
+    assert [t.shape for t in cls_scores] == [(2, 3, 16, 24), (2, 3, 8, 12)]
+    assert [t.shape for t in bbox_preds] == [(2, 12, 16, 24), (2, 12, 8, 12)]
+    for a, e in zip(cls_scores + bbox_preds, cls_ref + bbox_ref):
+        assert torch.allclose(a, e, rtol=1e-5, atol=1e-5)
+    sum((t * w).sum() for t, w in zip(cls_ref + bbox_ref, weights)).backward()
+    separate = [p.grad for p in head.parameters()] + [f.grad for f in feats]
+    for a, e in zip(fused, separate):  # sums of up to 2x16x24 terms of size ~10: rounding
+        assert torch.allclose(a, e, rtol=1e-5, atol=1e-6 * float(e.abs().max())), \
+            float((a - e).abs().max())
