@@ -164,8 +164,9 @@ def test_bad_inputs():
         RoIAlign(7, spatial_scale=0)
 
 
+@pytest.mark.parametrize('interleaved', [False, True])
 @pytest.mark.parametrize('aligned', [False, True])
-def test_threaded_roi_align_is_bitwise_torchvisions(aligned):
+def test_threaded_roi_align_is_bitwise_torchvisions(aligned, interleaved):
     from plugins.roi_extractors.threaded import MIN_ROIS, threaded_roi_align
     g = torch.Generator().manual_seed(3)
     torch.manual_seed(3)
@@ -175,7 +176,8 @@ def test_threaded_roi_align_is_bitwise_torchvisions(aligned):
     boxes = [random_boxes(150, 160, g), random_boxes(7, 160, g)]
     rois = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), b], dim=1)
                       for i, b in enumerate(boxes)])
-    rois = rois[torch.randperm(len(rois), generator=g)]  # images interleaved
+    if interleaved:  # else grouped by image, as the detectors make them
+        rois = rois[torch.randperm(len(rois), generator=g)]
     assert len(rois) >= MIN_ROIS
     old = torch.get_num_threads()
     torch.set_num_threads(2)  # the threaded path needs more than one thread
