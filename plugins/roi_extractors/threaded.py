@@ -8,9 +8,10 @@ number of cores, with the results unchanged bit for bit:
 
 * forward: the RoIs in contiguous chunks, one kernel call per chunk; every output row depends
   on its RoI alone, so the concatenation equals the single call;
-* backward: the RoIs grouped by image (a stable sort, so each image keeps its RoI order), one
-  kernel call per image writing that image's slice of the feature gradient; a RoI touches
-  only its own image, in the same order as in the single call, so the sums are the same.
+* backward: the RoIs grouped by image (a stable sort, so each image keeps its RoI order; no
+  sort when they come grouped, as the detectors make them), one kernel call per image
+  writing that image's slice of the feature gradient; a RoI touches only its own image, in
+  the same order as in the single call, so the sums are the same.
   The per-image results are copied into one (B, C, H, W) tensor as they come, so at most
   ``workers`` single-image gradients exist besides it.
 
