@@ -40,10 +40,8 @@ from torch import Tensor, nn
 
 import registry
 from registry import HEADS, AssemblyError, Requires
-
-from ..backbones.darknet import NORMS, ConvNormAct
-from ..losses.iou_loss import paired_iou
-from .utils import check_loss, check_mean_reduction, gt_of, select_detections
+from zoo.api import (NORMS, ConvNormAct, check_loss, check_mean_reduction, gt_of, paired_iou,
+                     select_detections)
 
 __all__ = ['YOLOV1Head']
 

@@ -15,8 +15,7 @@ from torch import Tensor
 from torchvision.ops import complete_box_iou_loss
 
 from registry import LOSSES
-
-from .iou_loss import EPS, BoxIoULossBase
+from zoo.api import IOU_EPS, BoxIoULossBase
 
 __all__ = ['CIoULoss']
 
@@ -36,4 +35,4 @@ class CIoULoss(BoxIoULossBase):
     """
 
     def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        return complete_box_iou_loss(pred, target, reduction='none', eps=EPS)
+        return complete_box_iou_loss(pred, target, reduction='none', eps=IOU_EPS)

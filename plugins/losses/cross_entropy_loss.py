@@ -18,9 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from registry import LOSSES
-
-from .labels import binary_targets
-from .reduction import WeightedLoss
+from zoo.api import WeightedLoss, binary_targets
 
 __all__ = ['CrossEntropyLoss']
 

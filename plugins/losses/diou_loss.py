@@ -10,8 +10,7 @@ from torch import Tensor
 from torchvision.ops import distance_box_iou_loss
 
 from registry import LOSSES
-
-from .iou_loss import EPS, BoxIoULossBase
+from zoo.api import IOU_EPS, BoxIoULossBase
 
 __all__ = ['DIoULoss']
 
@@ -31,4 +30,4 @@ class DIoULoss(BoxIoULossBase):
     """
 
     def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        return distance_box_iou_loss(pred, target, reduction='none', eps=EPS)
+        return distance_box_iou_loss(pred, target, reduction='none', eps=IOU_EPS)

@@ -14,9 +14,7 @@ from torch import Tensor
 from torchvision.ops import sigmoid_focal_loss
 
 from registry import LOSSES
-
-from .labels import binary_targets
-from .reduction import WeightedLoss
+from zoo.api import WeightedLoss, binary_targets
 
 __all__ = ['FocalLoss']
 

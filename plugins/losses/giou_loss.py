@@ -10,8 +10,7 @@ from torch import Tensor
 from torchvision.ops import generalized_box_iou_loss
 
 from registry import LOSSES
-
-from .iou_loss import EPS, BoxIoULossBase
+from zoo.api import IOU_EPS, BoxIoULossBase
 
 __all__ = ['GIoULoss']
 
@@ -31,4 +30,4 @@ class GIoULoss(BoxIoULossBase):
     """
 
     def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        return generalized_box_iou_loss(pred, target, reduction='none', eps=EPS)
+        return generalized_box_iou_loss(pred, target, reduction='none', eps=IOU_EPS)

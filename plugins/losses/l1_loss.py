@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from registry import LOSSES
-
-from .reduction import WeightedLoss
+from zoo.api import WeightedLoss
 
 __all__ = ['L1Loss']
 

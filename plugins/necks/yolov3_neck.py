@@ -25,8 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from registry import NECKS, Requires
-
-from ..backbones.darknet import NORMS, ConvNormAct
+from zoo.api import NORMS, ConvNormAct
 
 __all__ = ['DetectionBlock', 'YOLOV3Neck']
 
