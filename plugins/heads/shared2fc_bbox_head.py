@@ -118,9 +118,9 @@ class Shared2FCBBoxHead(nn.Module):
         """Detections per image from the scores and deltas of all RoIs of the batch.
 
         Per RoI and class: decode, clip to the image, keep score > ``score_thr`` (0.05) and
-        boxes not smaller than ``min_bbox_size`` (0: boxes of positive area; torchvision uses 0.01), NMS per class
-        (``nms.iou_threshold``: 0.3 in the paper, 0.5 for FPN), at most ``max_per_img`` (100)
-        per image, best first. One ``batched_nms`` serves all images and classes.
+        boxes not smaller than ``min_bbox_size`` (0: boxes of positive area; torchvision uses
+        0.01), NMS per class (``nms.iou_threshold``: 0.3 in the paper, 0.5 for FPN), at most
+        ``max_per_img`` (100) per image, best first. One ``batched_nms`` serves all images and classes.
 
         Args:
             rois: (K, 5) ``[batch_index, x1, y1, x2, y2]`` input-tensor pixels.

@@ -157,7 +157,7 @@ def kmeans_anchors(wh, k: int = 9, seed: int = 0, max_iter: int = 300, thr: floa
     centres = _kmeans_pp(wh, k, rng)
     assign = np.full(wh.shape[0], -1, dtype=np.int64)
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007  (read after the loop)
         iou = wh_iou(wh, centres)
         new = iou.argmax(1)
         empty = np.setdiff1d(np.arange(k), new)
