@@ -22,15 +22,16 @@ Structures and box operations (xyxy pixels, no "+1"; :mod:`zoo.structures`): ``D
 ``clip_boxes``, ``rescale_boxes``, ``size_keep_mask``, ``inside_flags``, ``IOU_EPS``.
 
 Helpers the heads share (:mod:`zoo.api.head_utils`): ``gt_of``, ``sample_images``,
-``per_image_topk_mask``, ``select_detections``, ``check_loss``, ``check_mean_reduction``.
+``per_image_topk_mask``, ``select_detections``, ``check_loss`` (with ``LOSS_KINDS``),
+``check_mean_reduction``.
 """
 from zoo.structures import (IOU_EPS, DetDataSample, InstanceData, box_area, box_iof, box_iou, clip_boxes,
                             inside_flags, paired_iou, rescale_boxes, shape_iou, size_keep_mask)
 
 from .anchor_base import BaseAnchorGenerator, check_positive_numbers, check_strides
 from .assign_result import AssignResult, GridAssignResult
-from .head_utils import (check_loss, check_mean_reduction, gt_of, per_image_topk_mask, sample_images,
-                         select_detections)
+from .head_utils import (LOSS_KINDS, check_loss, check_mean_reduction, gt_of, per_image_topk_mask,
+                         sample_images, select_detections)
 from .labels import binary_targets
 from .layers import NORMS, ConvNormAct, make_norm
 from .loss_base import REDUCTIONS, BoxIoULossBase, WeightedLoss, check_reduction, weight_reduce_loss
@@ -50,6 +51,6 @@ __all__ = [
     'DetDataSample', 'InstanceData', 'IOU_EPS', 'box_area', 'box_iof', 'box_iou', 'clip_boxes',
     'inside_flags', 'paired_iou', 'rescale_boxes', 'shape_iou', 'size_keep_mask',
     # head helpers
-    'check_loss', 'check_mean_reduction', 'gt_of', 'per_image_topk_mask', 'sample_images',
+    'LOSS_KINDS', 'check_loss', 'check_mean_reduction', 'gt_of', 'per_image_topk_mask', 'sample_images',
     'select_detections',
 ]

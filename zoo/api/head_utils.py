@@ -3,7 +3,7 @@ per-image top-k after a batched NMS, the checks that a loss fits its key (kind,
 reduction), and the score-threshold/NMS/top-k selection of a dense head's detections."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
@@ -58,17 +58,48 @@ def sample_images(sampler, assign_results: Sequence, priors_list: Sequence[Tenso
     return [sampler.sample(a, p, g[0], g[1]) for a, p, g in zip(assign_results, priors_list, gts)]
 
 
-def check_loss(loss: nn.Module, kind: str, key: str) -> None:
-    """Refuse a loss of the wrong kind at ``key`` (a box loss as a classifier and the reverse).
+#: the values of a loss's ``loss_kind`` class attribute.
+LOSS_KINDS = ('classification', 'regression')
+
+
+def check_loss(loss: nn.Module, kind: Union[str, tuple[str, ...]], key: str) -> None:
+    """Refuse a loss whose declared contract is missing or does not fit its key.
+
+    A loss declares ``loss_kind`` (``'classification'`` or ``'regression'``), and a regression
+    loss also ``takes_decoded_boxes`` (``False``: it compares the box coder's deltas;
+    ``True``: decoded ``x1, y1, x2, y2`` boxes in pixels), as class attributes (docs/parts.md,
+    "Loss"). No default is right for every head: a box loss on deltas fed decoded pixel boxes
+    (or the reverse) trains on numbers a thousand times off, with no error. So a loss that
+    declares neither is refused here, when the head is built.
+
+    Args:
+        loss: the built loss.
+        kind: the kind the key needs, or a tuple of the kinds it accepts.
+        key: the config key (``'loss_bbox'``), used when the loss carries no key path.
 
     Raises:
-        AssemblyError: naming the key path, the loss and both kinds.
+        AssemblyError: naming the key path, the loss and the missing or wrong attribute: no
+            ``loss_kind`` (or not one of :data:`LOSS_KINDS`); another kind than ``kind``; a
+            regression loss whose ``takes_decoded_boxes`` is not True or False.
     """
+    path = getattr(loss, '_zoo_key_path', None) or key
+    name = type(loss).__name__
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
     held = getattr(loss, 'loss_kind', None)
-    if held is not None and held != kind:
-        path = getattr(loss, '_zoo_key_path', None) or key
-        raise AssemblyError(f'{path}.type = {type(loss).__name__!r} is a {held} loss, but '
-                            f'{path.rsplit(".", 1)[-1]} needs a {kind} loss')
+    if held not in LOSS_KINDS:
+        raise AssemblyError(f'{path}.type = {name!r} does not declare its kind: the loss class needs '
+                            f"the attribute loss_kind = {' or '.join(repr(k) for k in kinds)} "
+                            f'(got {held!r}); see docs/parts.md, "Loss"')
+    if held not in kinds:
+        raise AssemblyError(f'{path}.type = {name!r} is a {held} loss, but '
+                            f'{path.rsplit(".", 1)[-1]} needs a {" or ".join(kinds)} loss')
+    if held == 'regression':
+        decoded = getattr(loss, 'takes_decoded_boxes', None)
+        if not isinstance(decoded, bool):
+            raise AssemblyError(f'{path}.type = {name!r} is a regression loss that does not say what it '
+                                'compares: the loss class needs the attribute takes_decoded_boxes = '
+                                'False (the box coder\'s deltas) or True (decoded x1, y1, x2, y2 boxes '
+                                f'in pixels) (got {decoded!r}); see docs/parts.md, "Loss"')
 
 
 def check_mean_reduction(loss: nn.Module, key: str) -> None:
