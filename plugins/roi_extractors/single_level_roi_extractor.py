@@ -26,9 +26,9 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
-from torchvision.ops import box_area
 
 from registry import ROI_EXTRACTORS, AssemblyError, Requires, build
+from zoo.api import box_area
 
 __all__ = ['SingleRoIExtractor']
 
