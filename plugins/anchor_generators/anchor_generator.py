@@ -60,7 +60,7 @@ class AnchorGenerator(BaseAnchorGenerator):
 
     Attributes:
         strides, num_levels, num_base_anchors, base_anchors: see
-            :class:`~plugins.anchor_generators.base_anchor_generator.BaseAnchorGenerator`.
+            :class:`~zoo.api.BaseAnchorGenerator`.
         sizes (tuple[tuple[float, ...], ...]): per level, the sizes in pixels.
         ratios (tuple[tuple[float, ...], ...]): per level, the ratios.
 

@@ -60,7 +60,7 @@ class LegacyAnchorGenerator(BaseAnchorGenerator):
 
     Attributes:
         strides, num_levels, num_base_anchors (9 with the defaults), base_anchors: see
-            :class:`~plugins.anchor_generators.base_anchor_generator.BaseAnchorGenerator`.
+            :class:`~zoo.api.BaseAnchorGenerator`.
 
     Raises:
         ValueError: strides not positive ints; ratios, scales or base sizes not positive

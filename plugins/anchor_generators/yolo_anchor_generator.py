@@ -59,7 +59,7 @@ class YOLOAnchorGenerator(BaseAnchorGenerator):
 
     Attributes:
         strides, num_levels, num_base_anchors, base_anchors: see
-            :class:`~plugins.anchor_generators.base_anchor_generator.BaseAnchorGenerator`.
+            :class:`~zoo.api.BaseAnchorGenerator`.
         base_sizes (tuple): per level, the (w, h) pairs as floats.
 
     Shapes:

@@ -40,8 +40,8 @@ class FocalLoss(WeightedLoss):
 
     Raises:
         ValueError: ``use_sigmoid`` False, ``gamma`` < 0, ``alpha`` outside [0, 1] and not -1,
-            bad shapes (see :func:`plugins.losses.labels.binary_targets`), plus those of
-            :class:`~plugins.losses.reduction.WeightedLoss`.
+            bad shapes (see :func:`zoo.api.binary_targets`), plus those of
+            :class:`~zoo.api.WeightedLoss`.
     """
 
     loss_kind: ClassVar[str] = 'classification'

@@ -26,7 +26,7 @@ class GIoULoss(BoxIoULossBase):
     Attributes:
         loss_kind = 'regression'; takes_decoded_boxes = True.
 
-    Shapes and errors: see :class:`~plugins.losses.iou_loss.BoxIoULossBase`.
+    Shapes and errors: see :class:`~zoo.api.BoxIoULossBase`.
     """
 
     def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:

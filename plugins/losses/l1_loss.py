@@ -30,7 +30,7 @@ class L1Loss(WeightedLoss):
 
     Raises:
         ValueError: ``pred`` and ``target`` of different shapes; plus those of
-            :class:`~plugins.losses.reduction.WeightedLoss`.
+            :class:`~zoo.api.WeightedLoss`.
     """
 
     loss_kind: ClassVar[str] = 'regression'

@@ -32,7 +32,7 @@ class MSELoss(WeightedLoss):
 
     Raises:
         ValueError: ``pred`` and ``target`` of different shapes; plus those of
-            :class:`~plugins.losses.reduction.WeightedLoss`.
+            :class:`~zoo.api.WeightedLoss`.
     """
 
     loss_kind: ClassVar[str] = 'regression'

@@ -38,7 +38,7 @@ class SmoothL1Loss(WeightedLoss):
 
     Raises:
         ValueError: ``beta`` < 0; ``pred`` and ``target`` of different shapes; plus those of
-            :class:`~plugins.losses.reduction.WeightedLoss`.
+            :class:`~zoo.api.WeightedLoss`.
     """
 
     loss_kind: ClassVar[str] = 'regression'
