@@ -2,7 +2,7 @@
 
 A part that produces feature maps (backbone, neck) has the attributes ``out_channels`` (one int
 per level) and ``strides`` (one int per level, pixels of the input tensor per feature cell),
-as DESIGN.md's part contracts say. A part that consumes them implements
+as the part contracts say (docs/parts.md). A part that consumes them implements
 ``consumes(self) -> list[Requires]``, one :class:`Requires` per config key that must agree with
 its producer. :func:`check_link` compares the two before anything runs and raises
 :class:`~registry.errors.AssemblyError` naming both key paths, the value held and what the

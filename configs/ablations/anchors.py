@@ -3,7 +3,7 @@
 # fitted to BCCD's training boxes by k-means with the distance 1 - IoU (YOLOv2, "Dimension
 # Clusters"), all at ZF's stride 16. The k-means anchors are those printed by
 #   zoo anchors configs/faster_rcnn/faster_rcnn_zf_bccd.py --k 9 \
-#       --cfg-options "train_dataloader.dataset.pipeline=[dict(type='LoadImageFromFile'),dict(type='Resize',scale=(480,360),keep_ratio=True),dict(type='PackDetInputs')]"
+#       --cfg-options "train_dataloader.dataset.pipeline=[dict(type='LoadImageFromFile'),dict(type='Resize',scale=(480,360),keep_ratio=True),dict(type='PackDetInputs')]"  # noqa: E501
 # (480x360, the short schedule's scale: mean IoU with the boxes 0.876 against 0.693 for the
 # main job's 12 anchors; best possible recall at IoU 0.5 is 0.998 for both). A free list of
 # (w, h) pairs is what YOLOAnchorGenerator holds; the RPN takes any anchor scheme with one level

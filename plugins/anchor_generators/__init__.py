@@ -5,9 +5,8 @@
 * :class:`YOLOAnchorGenerator`: YOLOv3's (w, h) anchors per level, centred in each cell.
 """
 from .anchor_generator import AnchorGenerator
-from .base_anchor_generator import BaseAnchorGenerator
 from .legacy_anchor_generator import LegacyAnchorGenerator
 from .yolo_anchor_generator import YOLOV3_COCO_ANCHORS, YOLOAnchorGenerator
 
-__all__ = ['AnchorGenerator', 'BaseAnchorGenerator', 'LegacyAnchorGenerator', 'YOLOAnchorGenerator',
+__all__ = ['AnchorGenerator', 'LegacyAnchorGenerator', 'YOLOAnchorGenerator',
            'YOLOV3_COCO_ANCHORS']

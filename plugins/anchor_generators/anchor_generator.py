@@ -16,7 +16,7 @@ from torch import Tensor
 
 from registry import ANCHOR_GENERATORS
 
-from .base_anchor_generator import BaseAnchorGenerator, _check_positive_numbers, _check_strides
+from zoo.api import BaseAnchorGenerator, check_positive_numbers, check_strides
 
 __all__ = ['AnchorGenerator']
 
@@ -60,7 +60,7 @@ class AnchorGenerator(BaseAnchorGenerator):
 
     Attributes:
         strides, num_levels, num_base_anchors, base_anchors: see
-            :class:`~plugins.anchor_generators.base_anchor_generator.BaseAnchorGenerator`.
+            :class:`~zoo.api.BaseAnchorGenerator`.
         sizes (tuple[tuple[float, ...], ...]): per level, the sizes in pixels.
         ratios (tuple[tuple[float, ...], ...]): per level, the ratios.
 
@@ -83,7 +83,7 @@ class AnchorGenerator(BaseAnchorGenerator):
                  base_sizes: Optional[Sequence[float]] = None,
                  sizes: Optional[Sequence] = None):
         name = type(self).__name__
-        strides = _check_strides(strides, name)
+        strides = check_strides(strides, name)
         n = len(strides)
         if sizes is not None and scales is not None:
             raise ValueError(f'{name}: give either sizes (pixels, torchvision) or scales '
@@ -98,13 +98,13 @@ class AnchorGenerator(BaseAnchorGenerator):
             if not isinstance(sizes, Sequence) or len(sizes) != n:
                 raise ValueError(f'{name}: sizes must hold one sequence of sizes per level '
                                  f'({n} levels for strides {list(strides)}), got {sizes!r}')
-            level_sizes = tuple(_check_positive_numbers(s, f'sizes[{i}]', name)
+            level_sizes = tuple(check_positive_numbers(s, f'sizes[{i}]', name)
                                 for i, s in enumerate(sizes))
         elif scales is not None:
-            scales = _check_positive_numbers(scales, 'scales', name)
+            scales = check_positive_numbers(scales, 'scales', name)
             if base_sizes is None:
                 base_sizes = strides
-            base_sizes = _check_positive_numbers(base_sizes, 'base_sizes', name)
+            base_sizes = check_positive_numbers(base_sizes, 'base_sizes', name)
             if len(base_sizes) != n:
                 raise ValueError(f'{name}: base_sizes must have one entry per level ({n} for '
                                  f'strides {list(strides)}), got {list(base_sizes)!r}')
@@ -119,10 +119,10 @@ class AnchorGenerator(BaseAnchorGenerator):
             if len(ratios) != n:
                 raise ValueError(f'{name}: per-level ratios must have one sequence per level '
                                  f'({n} for strides {list(strides)}), got {ratios!r}')
-            level_ratios = tuple(_check_positive_numbers(r, f'ratios[{i}]', name)
+            level_ratios = tuple(check_positive_numbers(r, f'ratios[{i}]', name)
                                  for i, r in enumerate(ratios))
         else:
-            level_ratios = (_check_positive_numbers(ratios, 'ratios', name),) * n
+            level_ratios = (check_positive_numbers(ratios, 'ratios', name),) * n
 
         counts = [len(s) * len(r) for s, r in zip(level_sizes, level_ratios)]
         if len(set(counts)) != 1:

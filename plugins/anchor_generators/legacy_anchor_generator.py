@@ -15,7 +15,7 @@ from torch import Tensor
 
 from registry import ANCHOR_GENERATORS
 
-from .base_anchor_generator import BaseAnchorGenerator, _check_positive_numbers, _check_strides
+from zoo.api import BaseAnchorGenerator, check_positive_numbers, check_strides
 
 __all__ = ['LegacyAnchorGenerator']
 
@@ -60,7 +60,7 @@ class LegacyAnchorGenerator(BaseAnchorGenerator):
 
     Attributes:
         strides, num_levels, num_base_anchors (9 with the defaults), base_anchors: see
-            :class:`~plugins.anchor_generators.base_anchor_generator.BaseAnchorGenerator`.
+            :class:`~zoo.api.BaseAnchorGenerator`.
 
     Raises:
         ValueError: strides not positive ints; ratios, scales or base sizes not positive
@@ -71,10 +71,10 @@ class LegacyAnchorGenerator(BaseAnchorGenerator):
                  scales: Sequence[float] = (8, 16, 32),
                  base_sizes: Optional[Sequence[float]] = None):
         name = type(self).__name__
-        strides = _check_strides(strides, name)
-        self.ratios = _check_positive_numbers(ratios, 'ratios', name)
-        self.scales = _check_positive_numbers(scales, 'scales', name)
-        base_sizes = _check_positive_numbers(strides if base_sizes is None else base_sizes,
+        strides = check_strides(strides, name)
+        self.ratios = check_positive_numbers(ratios, 'ratios', name)
+        self.scales = check_positive_numbers(scales, 'scales', name)
+        base_sizes = check_positive_numbers(strides if base_sizes is None else base_sizes,
                                              'base_sizes', name)
         if len(base_sizes) != len(strides):
             raise ValueError(f'{name}: base_sizes must have one entry per level '

@@ -23,7 +23,7 @@ import torch
 
 from registry import ANCHOR_GENERATORS
 
-from .base_anchor_generator import BaseAnchorGenerator, _check_strides
+from zoo.api import BaseAnchorGenerator, check_strides
 
 __all__ = ['YOLOAnchorGenerator', 'YOLOV3_COCO_ANCHORS']
 
@@ -59,7 +59,7 @@ class YOLOAnchorGenerator(BaseAnchorGenerator):
 
     Attributes:
         strides, num_levels, num_base_anchors, base_anchors: see
-            :class:`~plugins.anchor_generators.base_anchor_generator.BaseAnchorGenerator`.
+            :class:`~zoo.api.BaseAnchorGenerator`.
         base_sizes (tuple): per level, the (w, h) pairs as floats.
 
     Shapes:
@@ -78,7 +78,7 @@ class YOLOAnchorGenerator(BaseAnchorGenerator):
 
     def __init__(self, strides: Sequence[int] = (8, 16, 32),
                  base_sizes: Sequence = YOLOV3_COCO_ANCHORS):
-        strides = _check_strides(strides, type(self).__name__)
+        strides = check_strides(strides, type(self).__name__)
         self.base_sizes = _check_sizes(base_sizes, len(strides), strides)
         base = []
         for stride, sizes in zip(strides, self.base_sizes):

@@ -14,7 +14,6 @@ Batched: all images of a batch are assigned at once (no loop over images or boxe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from numbers import Real
 from typing import Optional, Sequence
 
@@ -22,35 +21,9 @@ import torch
 from torch import Tensor
 
 from registry import ASSIGNERS
+from zoo.api import GridAssignResult, box_iou, shape_iou
 
-__all__ = ['GridAssigner', 'GridAssignResult', 'batched_box_iou', 'shape_iou']
-
-
-def shape_iou(wh1: Tensor, wh2: Tensor) -> Tensor:
-    """IoU of box shapes aligned at a common centre (or corner): (M, 2) x (K, 2) -> (M, K).
-
-    ``min(w1, w2) * min(h1, h2) / (w1 h1 + w2 h2 - min(w1, w2) * min(h1, h2))``; sizes in pixels.
-    """
-    inter = torch.minimum(wh1[:, None, 0], wh2[None, :, 0]) * torch.minimum(wh1[:, None, 1],
-                                                                             wh2[None, :, 1])
-    area1 = (wh1[:, 0] * wh1[:, 1])[:, None]
-    area2 = (wh2[:, 0] * wh2[:, 1])[None, :]
-    return inter / (area1 + area2 - inter).clamp(min=torch.finfo(inter.dtype).eps)
-
-
-def batched_box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
-    """IoU of every pair within each image: (B, N, 4) x (B, M, 4) xyxy -> (B, N, M).
-
-    Zero-area boxes (padding) have IoU 0 with everything.
-    """
-    lt = torch.maximum(boxes1[:, :, None, :2], boxes2[:, None, :, :2])
-    rb = torch.minimum(boxes1[:, :, None, 2:], boxes2[:, None, :, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    area1 = ((boxes1[..., 2] - boxes1[..., 0]) * (boxes1[..., 3] - boxes1[..., 1])).clamp(min=0)
-    area2 = ((boxes2[..., 2] - boxes2[..., 0]) * (boxes2[..., 3] - boxes2[..., 1])).clamp(min=0)
-    union = area1[:, :, None] + area2[:, None, :] - inter
-    return inter / union.clamp(min=torch.finfo(inter.dtype).eps)
+__all__ = ['GridAssigner']
 
 
 def pad_boxes(boxes: Sequence[Tensor], width: int = 4) -> tuple[Tensor, Tensor]:
@@ -64,37 +37,6 @@ def pad_boxes(boxes: Sequence[Tensor], width: int = 4) -> tuple[Tensor, Tensor]:
     if bool(mask.any()):
         out[mask] = torch.cat(list(boxes)).to(out.dtype)
     return out, mask
-
-
-@dataclass
-class GridAssignResult:
-    """The assignment of the N priors of every image of a batch (mmdet's codes, batched).
-
-    Attributes:
-        gt_inds: int64 (B, N): ``-1`` ignored (neither positive nor negative), ``0`` negative,
-            ``k + 1`` positive, matched to gt box ``k`` of its image.
-        max_overlaps: float (B, N): each prior's (or prediction's, see ``ignore_by``) best IoU
-            with the image's gt and ignore boxes (0 without any).
-        labels: int64 (B, N): the class of the matched gt box where positive, ``-1`` elsewhere.
-        num_gts: int64 (B,): gt boxes per image.
-    """
-
-    gt_inds: Tensor
-    max_overlaps: Tensor
-    labels: Tensor
-    num_gts: Tensor
-
-    @property
-    def pos_mask(self) -> Tensor:
-        return self.gt_inds > 0
-
-    @property
-    def neg_mask(self) -> Tensor:
-        return self.gt_inds == 0
-
-    def __repr__(self) -> str:
-        return (f'GridAssignResult(images={self.gt_inds.shape[0]}, priors={self.gt_inds.shape[1]}, '
-                f'num_pos={int(self.pos_mask.sum())}, num_neg={int(self.neg_mask.sum())})')
 
 
 @ASSIGNERS.register_module()
@@ -189,7 +131,7 @@ class GridAssigner:
         others = [g if ig is None else torch.cat((g, ig.to(g.dtype)))
                   for g, ig in zip(gt_bboxes, gt_bboxes_ignore or [None] * B)]
         padded, _ = pad_boxes(others)
-        max_overlaps = batched_box_iou(cand.to(padded.dtype), padded).amax(-1)  # (B, N)
+        max_overlaps = box_iou(cand.to(padded.dtype), padded).amax(-1)  # (B, N)
         gt_inds = torch.where(max_overlaps > self.ignore_iou_thr, -1, 0).to(torch.int64)
         labels = torch.full((B, N), -1, dtype=torch.int64, device=device)
         num_gts = torch.tensor([b.shape[0] for b in gt_bboxes], dtype=torch.int64, device=device)

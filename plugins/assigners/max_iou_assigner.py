@@ -16,21 +16,9 @@ import torch
 from torch import Tensor
 
 from registry import ASSIGNERS
-from zoo.structures import box_iou
-
-from .assign_result import AssignResult
+from zoo.api import AssignResult, box_iof, box_iou
 
 __all__ = ['MaxIoUAssigner']
-
-
-def _iof(priors: Tensor, regions: Tensor) -> Tensor:
-    """Intersection over the prior's own area ("foreground"), (N, K); 0 for an empty prior."""
-    lt = torch.maximum(priors[:, None, :2], regions[None, :, :2])
-    rb = torch.minimum(priors[:, None, 2:], regions[None, :, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    area = ((priors[:, 2] - priors[:, 0]) * (priors[:, 3] - priors[:, 1]))[:, None]
-    return inter / area.clamp(min=torch.finfo(inter.dtype).eps)
 
 
 def _check_boxes(t, name: str, rows: Optional[int] = None) -> None:
@@ -151,7 +139,7 @@ class MaxIoUAssigner:
         ignored = None
         if (self.ignore_iof_thr >= 0 and gt_bboxes_ignore is not None
                 and gt_bboxes_ignore.shape[0] > 0 and n > 0):
-            iof = _iof(priors, gt_bboxes_ignore.to(priors.dtype))
+            iof = box_iof(priors, gt_bboxes_ignore.to(priors.dtype))
             ignored = iof.max(dim=1).values > self.ignore_iof_thr  # (N,)
 
         if m == 0 or n == 0:

@@ -22,45 +22,9 @@ from typing import Sequence, Union
 from torch import Tensor, nn
 
 from registry import BACKBONES
+from zoo.api import NORMS, ConvNormAct
 
-__all__ = ['ConvNormAct', 'Darknet', 'DarknetResBlock', 'make_norm']
-
-NORMS = ('bn', 'gn')
-
-
-def make_norm(norm: str, channels: int) -> nn.Module:
-    """A normalization layer for ``channels`` channels.
-
-    ``'bn'``: :class:`torch.nn.BatchNorm2d` (darknet's); ``'gn'``: :class:`torch.nn.GroupNorm`
-    with 32 groups, or the largest divisor of ``channels`` below 32 (for batches of 1-2 images,
-    where batch statistics are noise: Wu & He, "Group Normalization", ECCV 2018).
-
-    Raises:
-        ValueError: ``norm`` is neither.
-    """
-    if norm == 'bn':
-        return nn.BatchNorm2d(channels)
-    if norm == 'gn':
-        groups = max(g for g in range(1, 33) if channels % g == 0)
-        return nn.GroupNorm(groups, channels)
-    raise ValueError(f'norm must be one of {NORMS}, got {norm!r}')
-
-
-class ConvNormAct(nn.Sequential):
-    """Convolution (no bias), normalization, LeakyReLU(0.1): darknet's ``[convolutional]`` with
-    ``batch_normalize=1, activation=leaky``. Padding ``kernel_size // 2`` keeps the size at
-    stride 1 and halves it (rounding up) at stride 2.
-
-    Shapes: (B, in_channels, H, W) -> (B, out_channels, ceil(H / stride), ceil(W / stride)).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 norm: str = 'bn'):
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
-            make_norm(norm, out_channels),
-            nn.LeakyReLU(0.1, inplace=True))
-
+__all__ = ['Darknet', 'DarknetResBlock']
 
 class DarknetResBlock(nn.Module):
     """Darknet-53's residual block: 1x1 to ``channels // 2``, 3x3 back to ``channels``, plus the

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from registry import BBOX_CODERS
+from zoo.api import clip_boxes
 
 __all__ = ['DeltaXYWHBBoxCoder']
 
@@ -177,14 +178,9 @@ class DeltaXYWHBBoxCoder:
     @staticmethod
     def _clip(boxes: Tensor, max_shape) -> Tensor:
         """Clip (..., k, 4) boxes to (h, w), or per image to a (B, 2) of them when batched."""
-        shape = torch.as_tensor(max_shape, dtype=boxes.dtype, device=boxes.device)
-        if shape.dim() == 1 and shape.numel() == 2:
-            hw = shape
-        elif boxes.dim() == 4 and shape.dim() == 2 and shape.shape == (boxes.shape[0], 2):
-            hw = shape[:, None, None, :]  # (B, 1, 1, 2)
-        else:
+        shape = torch.as_tensor(max_shape)
+        if not (shape.shape == (2,) or (boxes.dim() == 4 and shape.shape == (boxes.shape[0], 2))):
             raise ValueError(f'DeltaXYWHBBoxCoder.decode: max_shape must be (h, w), or one (h, w) '
                              f'per image of a batch of {boxes.shape[0] if boxes.dim() == 4 else 1}'
                              f', got {max_shape!r}')
-        upper = torch.stack((hw[..., 1], hw[..., 0], hw[..., 1], hw[..., 0]), dim=-1)
-        return torch.minimum(boxes.clamp(min=0), upper)
+        return clip_boxes(boxes, shape)

@@ -23,9 +23,8 @@ from torchvision.ops import batched_nms
 
 import registry
 from registry import HEADS, Requires
-from zoo.structures import inside_flags
-
-from .utils import check_loss, clip_boxes_batched, gt_of, per_image_topk_mask, sample_images
+from zoo.api import (check_loss, clip_boxes, gt_of, inside_flags, per_image_topk_mask, sample_images,
+                     size_keep_mask)
 
 
 @HEADS.register_module()
@@ -259,13 +258,12 @@ class RPNHead(nn.Module):
         top_scores = scores.gather(1, idx).reshape(-1)
         top_deltas = deltas.gather(1, idx[..., None].expand(-1, -1, 4))
         boxes = self.bbox_coder.decode(priors[idx], top_deltas)            # (B, K, 4)
-        boxes = clip_boxes_batched(boxes, [s.metainfo['img_shape'] for s in data_samples])
+        boxes = clip_boxes(boxes, [s.metainfo['img_shape'] for s in data_samples])
         boxes = boxes.reshape(-1, 4)
         img_idx = torch.arange(B, device=boxes.device).repeat_interleave(idx.shape[1])
         group = img_idx * num_levels + levels[idx.reshape(-1)]
-        wh = boxes[:, 2:] - boxes[:, :2]
         # torchvision drops w or h < min_size (1e-3); the paper < 16 px; 0 keeps non-empty boxes
-        ok = (wh >= min_size).all(1) if min_size > 0 else (wh > 0).all(1)
+        ok = size_keep_mask(boxes, min_size)
         ok_idx = ok.nonzero().squeeze(1)
         kept = ok_idx[batched_nms(boxes[ok_idx], top_scores[ok_idx], group[ok_idx], iou_thr)]
         kept = kept[per_image_topk_mask(img_idx[kept], max_per_img)]

@@ -17,8 +17,7 @@ from torchvision.ops import batched_nms
 
 import registry
 from registry import HEADS
-
-from .utils import check_loss, per_image_topk_mask
+from zoo.api import check_loss, clip_boxes, per_image_topk_mask, rescale_boxes, size_keep_mask
 
 DEFAULT_CODER = dict(type='DeltaXYWHBBoxCoder', target_means=(0.0, 0.0, 0.0, 0.0),
                      target_stds=(0.1, 0.1, 0.2, 0.2))
@@ -119,9 +118,9 @@ class Shared2FCBBoxHead(nn.Module):
         """Detections per image from the scores and deltas of all RoIs of the batch.
 
         Per RoI and class: decode, clip to the image, keep score > ``score_thr`` (0.05) and
-        boxes not smaller than ``min_bbox_size`` (0; torchvision uses 0.01), NMS per class
-        (``nms.iou_threshold``: 0.3 in the paper, 0.5 for FPN), at most ``max_per_img`` (100)
-        per image, best first. One ``batched_nms`` serves all images and classes.
+        boxes not smaller than ``min_bbox_size`` (0: boxes of positive area; torchvision uses
+        0.01), NMS per class (``nms.iou_threshold``: 0.3 in the paper, 0.5 for FPN), at most
+        ``max_per_img`` (100) per image, best first. One ``batched_nms`` serves all images and classes.
 
         Args:
             rois: (K, 5) ``[batch_index, x1, y1, x2, y2]`` input-tensor pixels.
@@ -144,13 +143,11 @@ class Shared2FCBBoxHead(nn.Module):
         img_idx = rois[:, 0].long()
         hw = torch.as_tensor([list(s.metainfo['img_shape'][:2]) for s in data_samples],
                              dtype=boxes.dtype, device=boxes.device)
-        maxes = hw.flip(1).repeat(1, 2)[img_idx][:, None, :]               # (K, 1, 4)
-        boxes = boxes.clamp(min=0).minimum(maxes).reshape(-1, 4)
+        boxes = clip_boxes(boxes, hw[img_idx]).reshape(-1, 4)             # each RoI's image
         scores = scores.reshape(-1)
         labels = torch.arange(C, device=boxes.device).repeat(K)
         img_idx = img_idx.repeat_interleave(C)
-        wh = boxes[:, 2:] - boxes[:, :2]
-        keep = (scores > score_thr) & ((wh >= min_size).all(1) if min_size > 0 else True)
+        keep = (scores > score_thr) & size_keep_mask(boxes, min_size)
         keep = keep.nonzero().squeeze(1)
         keep = keep[batched_nms(boxes[keep], scores[keep], img_idx[keep] * C + labels[keep], iou_thr)]
         keep = keep[per_image_topk_mask(img_idx[keep], max_per_img)]
@@ -160,8 +157,8 @@ class Shared2FCBBoxHead(nn.Module):
         if rescale:
             factors = torch.as_tensor([list(s.metainfo.get('scale_factor', (1.0, 1.0)))
                                        for s in data_samples], dtype=boxes.dtype,
-                                      device=boxes.device).repeat(1, 2)     # (B, 4)
-            boxes = boxes / factors[img_idx]
+                                      device=boxes.device)                  # (B, 2)
+            boxes = rescale_boxes(boxes, factors[img_idx])
         counts = torch.bincount(img_idx, minlength=B).tolist()
-        return [InstanceData(bboxes=b, scores=s, labels=l) for b, s, l in
+        return [InstanceData(bboxes=b, scores=s, labels=lab) for b, s, lab in
                 zip(boxes.split(counts), scores.split(counts), labels.split(counts))]

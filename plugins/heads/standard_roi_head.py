@@ -19,8 +19,7 @@ from torch import Tensor, nn
 
 import registry
 from registry import HEADS, AssemblyError
-
-from .utils import gt_of, sample_images
+from zoo.api import gt_of, sample_images
 
 
 def rois_of(boxes_list: list[Tensor]) -> Tensor:

@@ -40,10 +40,8 @@ from torch import Tensor, nn
 
 import registry
 from registry import HEADS, AssemblyError, Requires
-
-from ..backbones.darknet import NORMS, ConvNormAct
-from ..losses.iou_loss import paired_iou
-from .utils import check_loss, check_mean_reduction, gt_of, select_detections
+from zoo.api import (NORMS, ConvNormAct, check_loss, check_mean_reduction, gt_of, paired_iou,
+                     select_detections)
 
 __all__ = ['YOLOV1Head']
 
@@ -122,7 +120,8 @@ class YOLOV1Head(nn.Module):
         self.loss_bbox = registry.build('loss', loss_bbox or dict(type='MSELoss'), key='loss_bbox')
         self.loss_cls = registry.build('loss', loss_cls or dict(type='MSELoss'), key='loss_cls')
         check_loss(self.loss_bbox, 'regression', 'loss_bbox')
-        if getattr(self.loss_cls, 'takes_decoded_boxes', False):
+        check_loss(self.loss_cls, ('classification', 'regression'), 'loss_cls')
+        if self.loss_cls.loss_kind == 'regression' and self.loss_cls.takes_decoded_boxes:
             path = getattr(self.loss_cls, '_zoo_key_path', None) or 'loss_cls'
             raise AssemblyError(f'{path}.type = {type(self.loss_cls).__name__!r} is a box loss on '
                                 'decoded boxes, but loss_cls needs a classification loss (on '
@@ -130,7 +129,7 @@ class YOLOV1Head(nn.Module):
                                 '(MSELoss)')
         for key in ('loss_bbox', 'loss_cls'):
             check_mean_reduction(getattr(self, key), key)
-        self.cls_on_probs = getattr(self.loss_cls, 'loss_kind', 'regression') == 'regression'
+        self.cls_on_probs = self.loss_cls.loss_kind == 'regression'
         self.cls_sigmoid = bool(getattr(self.loss_cls, 'use_sigmoid', False))
         self.decoded_bbox_loss = bool(getattr(self.loss_bbox, 'takes_decoded_boxes', False))
         self.train_cfg = train_cfg

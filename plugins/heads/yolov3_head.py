@@ -41,9 +41,7 @@ from torch import Tensor, nn
 
 import registry
 from registry import HEADS, AssemblyError, ConfigError, Requires
-
-from ..backbones.darknet import NORMS, ConvNormAct
-from .utils import check_loss, check_mean_reduction, gt_of, select_detections
+from zoo.api import NORMS, ConvNormAct, check_loss, check_mean_reduction, gt_of, select_detections
 
 __all__ = ['YOLOV3Head']
 

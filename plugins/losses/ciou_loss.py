@@ -15,8 +15,7 @@ from torch import Tensor
 from torchvision.ops import complete_box_iou_loss
 
 from registry import LOSSES
-
-from .iou_loss import EPS, BoxIoULossBase
+from zoo.api import IOU_EPS, BoxIoULossBase
 
 __all__ = ['CIoULoss']
 
@@ -32,8 +31,8 @@ class CIoULoss(BoxIoULossBase):
     Attributes:
         loss_kind = 'regression'; takes_decoded_boxes = True.
 
-    Shapes and errors: see :class:`~plugins.losses.iou_loss.BoxIoULossBase`.
+    Shapes and errors: see :class:`~zoo.api.BoxIoULossBase`.
     """
 
     def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        return complete_box_iou_loss(pred, target, reduction='none', eps=EPS)
+        return complete_box_iou_loss(pred, target, reduction='none', eps=IOU_EPS)

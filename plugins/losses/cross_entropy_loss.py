@@ -6,7 +6,7 @@
   :func:`torch.nn.functional.cross_entropy` per sample; labels equal to -100 are ignored (loss 0).
 * Sigmoid (binary cross-entropy per class; YOLOv3 section 2.2, a sigmoid RPN): ``pred`` (N, C)
   logits over the foreground classes only, labels int (N,) in 0 .. C with C = background (all-zero
-  target row; see :mod:`plugins.losses.labels`), or float targets of ``pred``'s shape.
+  target row; see :func:`zoo.api.binary_targets`), or float targets of ``pred``'s shape.
   :func:`torch.nn.functional.binary_cross_entropy_with_logits` per element.
 """
 from __future__ import annotations
@@ -18,9 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from registry import LOSSES
-
-from .labels import binary_targets
-from .reduction import WeightedLoss
+from zoo.api import WeightedLoss, binary_targets
 
 __all__ = ['CrossEntropyLoss']
 
@@ -51,7 +49,7 @@ class CrossEntropyLoss(WeightedLoss):
     Raises:
         ValueError: ``class_weight`` not a list of numbers, or its length differs from C;
             ``pred`` not 2-D; softmax labels not int (N,); sigmoid targets of other shapes;
-            plus those of :class:`~plugins.losses.reduction.WeightedLoss`. Softmax labels out of
+            plus those of :class:`~zoo.api.WeightedLoss`. Softmax labels out of
             range fail inside ``F.cross_entropy`` (IndexError on CPU, device assert on CUDA).
     """
 

@@ -14,9 +14,7 @@ from torch import Tensor
 from torchvision.ops import sigmoid_focal_loss
 
 from registry import LOSSES
-
-from .labels import binary_targets
-from .reduction import WeightedLoss
+from zoo.api import WeightedLoss, binary_targets
 
 __all__ = ['FocalLoss']
 
@@ -42,8 +40,8 @@ class FocalLoss(WeightedLoss):
 
     Raises:
         ValueError: ``use_sigmoid`` False, ``gamma`` < 0, ``alpha`` outside [0, 1] and not -1,
-            bad shapes (see :func:`plugins.losses.labels.binary_targets`), plus those of
-            :class:`~plugins.losses.reduction.WeightedLoss`.
+            bad shapes (see :func:`zoo.api.binary_targets`), plus those of
+            :class:`~zoo.api.WeightedLoss`.
     """
 
     loss_kind: ClassVar[str] = 'classification'

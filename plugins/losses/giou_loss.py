@@ -10,8 +10,7 @@ from torch import Tensor
 from torchvision.ops import generalized_box_iou_loss
 
 from registry import LOSSES
-
-from .iou_loss import EPS, BoxIoULossBase
+from zoo.api import IOU_EPS, BoxIoULossBase
 
 __all__ = ['GIoULoss']
 
@@ -27,8 +26,8 @@ class GIoULoss(BoxIoULossBase):
     Attributes:
         loss_kind = 'regression'; takes_decoded_boxes = True.
 
-    Shapes and errors: see :class:`~plugins.losses.iou_loss.BoxIoULossBase`.
+    Shapes and errors: see :class:`~zoo.api.BoxIoULossBase`.
     """
 
     def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        return generalized_box_iou_loss(pred, target, reduction='none', eps=EPS)
+        return generalized_box_iou_loss(pred, target, reduction='none', eps=IOU_EPS)

@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from registry import LOSSES
-
-from .reduction import WeightedLoss
+from zoo.api import WeightedLoss
 
 __all__ = ['L1Loss']
 
@@ -31,7 +30,7 @@ class L1Loss(WeightedLoss):
 
     Raises:
         ValueError: ``pred`` and ``target`` of different shapes; plus those of
-            :class:`~plugins.losses.reduction.WeightedLoss`.
+            :class:`~zoo.api.WeightedLoss`.
     """
 
     loss_kind: ClassVar[str] = 'regression'

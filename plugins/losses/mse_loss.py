@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from registry import LOSSES
-
-from .reduction import WeightedLoss
+from zoo.api import WeightedLoss
 
 __all__ = ['MSELoss']
 
@@ -33,7 +32,7 @@ class MSELoss(WeightedLoss):
 
     Raises:
         ValueError: ``pred`` and ``target`` of different shapes; plus those of
-            :class:`~plugins.losses.reduction.WeightedLoss`.
+            :class:`~zoo.api.WeightedLoss`.
     """
 
     loss_kind: ClassVar[str] = 'regression'

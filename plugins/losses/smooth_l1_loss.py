@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from registry import LOSSES
-
-from .reduction import WeightedLoss
+from zoo.api import WeightedLoss
 
 __all__ = ['SmoothL1Loss']
 
@@ -39,7 +38,7 @@ class SmoothL1Loss(WeightedLoss):
 
     Raises:
         ValueError: ``beta`` < 0; ``pred`` and ``target`` of different shapes; plus those of
-            :class:`~plugins.losses.reduction.WeightedLoss`.
+            :class:`~zoo.api.WeightedLoss`.
     """
 
     loss_kind: ClassVar[str] = 'regression'

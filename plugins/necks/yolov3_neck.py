@@ -25,8 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from registry import NECKS, Requires
-
-from ..backbones.darknet import NORMS, ConvNormAct
+from zoo.api import NORMS, ConvNormAct
 
 __all__ = ['DetectionBlock', 'YOLOV3Neck']
 
@@ -64,7 +63,7 @@ class YOLOV3Neck(nn.Module):
             ``[128, 256, 512]``, i.e. half the inputs).
         in_strides: strides of the input levels, each twice the one before (Darknet: 8, 16, 32);
             must equal the backbone's ``strides``. A detector passes them as a default.
-        norm: ``'bn'`` or ``'gn'`` (see :func:`plugins.backbones.darknet.make_norm`).
+        norm: ``'bn'`` or ``'gn'`` (see :func:`zoo.api.make_norm`).
 
     Attributes:
         in_channels, in_strides: as given (tuples); ``out_channels``; ``strides`` = ``in_strides``.

@@ -26,11 +26,32 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
-from torchvision.ops import box_area
 
-from registry import ROI_EXTRACTORS, Requires, build
+from registry import ROI_EXTRACTORS, AssemblyError, Requires, build
+from zoo.api import box_area
 
 __all__ = ['SingleRoIExtractor']
+
+
+def _declared_output_size(layer: nn.Module) -> int:
+    """S, from the RoI layer's ``output_size`` attribute: an int S, or an (S, S) pair.
+
+    The extractor allocates its (K, C, S, S) output from it before pooling (several levels), and
+    the box head is built for S x S inputs: a layer that does not declare it is refused.
+
+    Raises:
+        AssemblyError: naming the layer's key path and type, and what it holds instead.
+    """
+    size = getattr(layer, 'output_size', None)
+    if isinstance(size, (tuple, list)) and len(size) == 2 and size[0] == size[1]:
+        size = size[0]
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        path = getattr(layer, '_zoo_key_path', None) or 'roi_layer'
+        raise AssemblyError(f'{path}.type = {type(layer).__name__!r}: a RoI layer must declare the '
+                            'attribute output_size (a positive int S: it returns (K, C, S, S)); '
+                            f'got {getattr(layer, "output_size", "no attribute")!r}; see '
+                            'docs/parts.md, "RoI layer"')
+    return size
 
 
 @ROI_EXTRACTORS.register_module()
@@ -66,6 +87,7 @@ class SingleRoIExtractor(nn.Module):
             ``out_channels`` not positive; at forward, fewer levels than ``featmap_strides``,
             channels other than ``out_channels``, or ``rois`` not (K, 5).
         registry.ConfigError: the RoI layer config is invalid (unknown type or argument).
+        registry.AssemblyError: the RoI layer has no ``output_size`` attribute (int S).
     """
 
     def __init__(self, roi_layer: dict, out_channels: int, featmap_strides: Sequence[int],
@@ -104,11 +126,7 @@ class SingleRoIExtractor(nn.Module):
         self.roi_layers = nn.ModuleList(
             build('roi_extractor', dict(roi_layer, spatial_scale=1.0 / s), key='roi_layer')
             for s in strides)
-        output_size = getattr(self.roi_layers[0], 'output_size', None)
-        if output_size is None:
-            raise ValueError(f'SingleRoIExtractor: the roi_layer {roi_layer.get("type")!r} has no '
-                             '`output_size` attribute; a RoI layer must declare it')
-        self.output_size = output_size
+        self.output_size = _declared_output_size(self.roi_layers[0])
 
     def consumes(self) -> list[Requires]:
         """The producer (backbone or neck) must produce these strides, with these channels."""

@@ -1,9 +1,9 @@
 """Samplers: pick the priors that enter the losses of each image.
 
 * :class:`RandomSampler`: fixed-size random mini-batches with a positive fraction.
-* :class:`SamplingResult`: what a sampler returns.
+
+What a sampler returns, :class:`~zoo.api.SamplingResult`, is in :mod:`zoo.api`.
 """
 from .random_sampler import RandomSampler
-from .sampling_result import SamplingResult
 
-__all__ = ['RandomSampler', 'SamplingResult']
+__all__ = ['RandomSampler']

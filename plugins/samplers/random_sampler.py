@@ -17,8 +17,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from registry import SAMPLERS
-
-from .sampling_result import SamplingResult
+from zoo.api import SamplingResult
 
 __all__ = ['RandomSampler']
 

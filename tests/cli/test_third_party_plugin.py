@@ -97,12 +97,22 @@ DRIVER = textwrap.dedent('''
     qualified = registry.build('backbone', dict(type='example.TinyConvNet'))
     loss = registry.build('loss', dict(type='ScaledL1Loss', scale=2.0), key='loss')
     value = loss(torch.zeros(3, 4), torch.ones(3, 4))
+    # the docs' example as written: declared, so a built-in head takes it (and reads that it
+    # compares deltas); weighting and avg_factor as every zoo loss (zoo.api.WeightedLoss)
+    rpn = registry.build('head', dict(type='RPNHead', in_channels=4, feat_channels=4,
+                                      anchor_generator=dict(type='AnchorGenerator', strides=[4],
+                                                            sizes=[[8]]),
+                                      loss_bbox=dict(type='ScaledL1Loss', scale=2.0)),
+                         key='model.rpn_head')
+    in_head = [type(rpn.loss_bbox).__name__, rpn.loss_bbox.takes_decoded_boxes,
+               float(rpn.loss_bbox(torch.zeros(3, 4), torch.ones(3, 4),
+                                   weight=torch.tensor([1.0, 0.0, 1.0]), avg_factor=4.0))]
     results['python'] = dict(
         type=type(net).__module__ + '.' + type(net).__qualname__,
         shapes=[list(f.shape) for f in feats], out_channels=list(net.out_channels),
         strides=list(net.strides), key_path=net._zoo_key_path,
         qualified_same_class=type(qualified) is type(net), loss=float(value),
-        loss_path=loss._zoo_key_path)
+        loss_path=loss._zoo_key_path, loss_in_head=in_head)
     neck = registry.build('neck', dict(type='TinyNeck', in_channels=[4, 8], in_strides=[2, 4],
                                        out_channels=6), key='neck')
     registry.check_link(net, neck)  # they agree
@@ -243,6 +253,8 @@ def test_the_plugin_parts_build_and_run(driven):
     assert py['key_path'] == 'backbone' and py['loss_path'] == 'loss'
     assert py['qualified_same_class'] is True  # example.TinyConvNet is the same part
     assert py['loss'] == pytest.approx(2.0)
+    assert py['loss_in_head'][:2] == ['ScaledL1Loss', False]
+    assert py['loss_in_head'][2] == pytest.approx(2.0 * 8 / 4)  # scale * weighted sum / avg_factor
     assert py['rival'] == ['zoo_rival_plugin', [4]]  # the refused one, by its qualified name
 
 

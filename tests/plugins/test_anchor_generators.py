@@ -113,7 +113,7 @@ PY_FASTER_RCNN_ANCHORS = [[-84, -40, 99, 55], [-176, -88, 191, 103], [-360, -184
                           [-36, -80, 51, 95], [-80, -168, 95, 183], [-168, -344, 183, 359]]
 
 
-def pfr_generate_anchors(base_size=16, ratios=(0.5, 1, 2), scales=2 ** np.arange(3, 6)):
+def pfr_generate_anchors(base_size=16, ratios=(0.5, 1, 2), scales=(8, 16, 32)):
     """py-faster-rcnn's generate_anchors.py, verbatim but for the helper layout."""
     def _whctrs(anchor):
         w = anchor[2] - anchor[0] + 1

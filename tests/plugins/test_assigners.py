@@ -5,7 +5,8 @@ from torchvision.models.detection._utils import Matcher
 from torchvision.ops import box_iou
 
 from plugins.anchor_generators import LegacyAnchorGenerator
-from plugins.assigners import AssignResult, MaxIoUAssigner
+from plugins.assigners import MaxIoUAssigner
+from zoo.api import AssignResult
 from registry import ASSIGNERS, build
 
 T = torch.tensor

@@ -174,7 +174,7 @@ def test_gradients_numerically():
     target = torch.cat([txy, txy + 1 + torch.rand(6, 2, dtype=torch.float64) * 5], 1)
     weight = torch.rand(6, dtype=torch.float64)
     for loss_fn in (GIoULoss(), DIoULoss(), IoULoss()):
-        assert torch.autograd.gradcheck(lambda x: loss_fn(x, target, weight=weight), (pred,))
+        assert torch.autograd.gradcheck(lambda x, f=loss_fn: f(x, target, weight=weight), (pred,))
     deltas = (torch.randn(6, 4, dtype=torch.float64) * 0.3).requires_grad_()
     assert torch.autograd.gradcheck(lambda x: SmoothL1Loss(beta=1 / 9)(x, torch.zeros_like(x)), (deltas,))
 

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from plugins.assigners import AssignResult
-from plugins.samplers import RandomSampler, SamplingResult
+from plugins.samplers import RandomSampler
+from zoo.api import AssignResult, SamplingResult
 from registry import SAMPLERS, build
 
 

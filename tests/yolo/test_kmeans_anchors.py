@@ -82,7 +82,7 @@ def test_zoo_anchors_prints_and_writes_a_config(tmp_path, capsys):
     assert main(['anchors', YOLOV3, '--k', '6', '--seed', '3', '--write', str(out)]) == 0
     text = capsys.readouterr().out
     assert '2804 boxes of split \'train\'' in text
-    line = next(l for l in text.splitlines() if l.startswith('anchors (w x h'))
+    line = next(ln for ln in text.splitlines() if ln.startswith('anchors (w x h'))
     printed = [tuple(int(v) for v in a.split('x')) for a in line.split(': ')[1].split()]
     assert len(printed) == 6 and printed == sorted(printed, key=lambda a: (a[0] * a[1], a[0]))
     assert 'best possible recall (IoU >= 0.5)' in text

@@ -9,8 +9,9 @@ import torch
 
 import plugins  # noqa: F401
 from plugins.anchor_generators import YOLOV3_COCO_ANCHORS, YOLOAnchorGenerator
-from plugins.assigners import GridAssigner, shape_iou
+from plugins.assigners import GridAssigner
 from plugins.coders import YOLOBBoxCoder
+from zoo.api import shape_iou
 from registry import ANCHOR_GENERATORS, ASSIGNERS, BBOX_CODERS, AssemblyError, FeatureSpec, check_link
 
 

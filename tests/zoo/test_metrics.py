@@ -209,8 +209,8 @@ def voc_sample(img_id, gt_boxes, gt_labels, det_boxes, det_scores, det_labels, d
     difficult = difficult or [0] * len(gt_boxes)
     sample = DetDataSample(metainfo=dict(
         img_id=img_id, ori_shape=(100, 100),
-        instances=[dict(bbox=b, bbox_label=l, ignore_flag=d)
-                   for b, l, d in zip(gt_boxes, gt_labels, difficult)]))
+        instances=[dict(bbox=b, bbox_label=lab, ignore_flag=d)
+                   for b, lab, d in zip(gt_boxes, gt_labels, difficult)]))
     sample.pred_instances = InstanceData(
         bboxes=torch.tensor(det_boxes, dtype=torch.float32).reshape(-1, 4),
         scores=torch.tensor(det_scores, dtype=torch.float32),

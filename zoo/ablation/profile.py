@@ -50,7 +50,7 @@ def profile_model(cfg, checkpoint: str, device: str = None, warmup: int = 2,
     Raises:
         ConfigError: no test data; ValueError: the checkpoint does not fit the model.
     """
-    from zoo.cli.infer_cmd import load_model
+    from zoo.detectors.builder import load_model
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = load_model(cfg, checkpoint, device)
     params = sum(p.numel() for p in model.parameters())

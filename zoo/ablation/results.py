@@ -121,7 +121,7 @@ def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False) -
     """Everything known of one run: state, error, metrics, profile, training time, loss
     curve and config; a finished run without ``profile.json`` (or any, with ``reprofile``)
     is profiled now, and the result saved."""
-    from zoo.cli.test_cmd import resolve_checkpoint
+    from zoo.checkpoint import resolve_checkpoint
     from zoo.config import load_config
 
     from .profile import profile_model

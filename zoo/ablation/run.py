@@ -172,7 +172,7 @@ def run_one(run: dict, device: Optional[str] = None) -> dict:
     Never raises for a failure of the run itself: the status is ``failed`` with the step
     (``train``, ``test`` or ``profile``) and the error.
     """
-    from zoo.cli.test_cmd import resolve_checkpoint
+    from zoo.checkpoint import resolve_checkpoint
     from zoo.config import load_config
 
     from .profile import profile_model

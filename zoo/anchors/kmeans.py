@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import torch
+
+from ..structures import shape_iou
 
 __all__ = ['AnchorFit', 'anchor_stats', 'kmeans_anchors', 'split_by_area', 'wh_iou']
 
@@ -46,15 +49,14 @@ def _check_wh(wh, name: str) -> np.ndarray:
 
 
 def wh_iou(wh1, wh2) -> np.ndarray:
-    """Shape IoU (boxes aligned at a common centre) of every pair: (N, 2) x (K, 2) -> (N, K).
+    """Shape IoU (boxes aligned at a common centre) of every pair: (N, 2) x (K, 2) -> (N, K), in
+    float64 (:func:`zoo.structures.shape_iou` on numpy arrays).
 
     Raises:
         ValueError: not (N, 2)/(K, 2) arrays of finite positive sizes.
     """
     a, b = _check_wh(wh1, 'wh1'), _check_wh(wh2, 'wh2')
-    inter = np.minimum(a[:, None, 0], b[None, :, 0]) * np.minimum(a[:, None, 1], b[None, :, 1])
-    union = (a[:, 0] * a[:, 1])[:, None] + (b[:, 0] * b[:, 1])[None, :] - inter
-    return inter / union
+    return shape_iou(torch.from_numpy(a), torch.from_numpy(b)).numpy()
 
 
 def anchor_stats(wh, anchors, thr: float = 0.5) -> tuple[float, float]:
@@ -155,7 +157,7 @@ def kmeans_anchors(wh, k: int = 9, seed: int = 0, max_iter: int = 300, thr: floa
     centres = _kmeans_pp(wh, k, rng)
     assign = np.full(wh.shape[0], -1, dtype=np.int64)
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007  (read after the loop)
         iou = wh_iou(wh, centres)
         new = iou.argmax(1)
         empty = np.setdiff1d(np.arange(k), new)

@@ -68,7 +68,7 @@ def reference_torchvision_model(calibration_image: Optional[Tensor] = None, seed
     tv.transform.size_divisible = int(size_divisible)
     tv.eval()
     if weights is not None:
-        from zoo.runner.checkpoint import load_checkpoint_file
+        from zoo.checkpoint import load_checkpoint_file
         state = load_checkpoint_file(weights)
         tv.load_state_dict(state.get('model', state) if isinstance(state, dict) else state)
         return tv

@@ -51,24 +51,6 @@ def test_pipeline(cfg) -> list:
     return [t for t in loader['dataset']['pipeline'] if 'Annotation' not in t.get('type', '')]
 
 
-def load_model(cfg, checkpoint_path: str, device: str):
-    """Build the config's model and load a checkpoint's weights (weights_only, allowlisted)."""
-    import registry
-    from zoo.detectors.builder import build_detector
-    from zoo.runner.checkpoint import install, load_checkpoint_file
-    install()
-    registry.discover()
-    model = build_detector(cfg.model)
-    ckpt = load_checkpoint_file(checkpoint_path)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f'checkpoint {checkpoint_path!r} does not fit the model of the config: '
-                         f'missing keys {missing[:10]}{"..." if len(missing) > 10 else ""}, '
-                         f'unexpected keys {unexpected[:10]}{"..." if len(unexpected) > 10 else ""}')
-    return model.to(device).eval()
-
-
 def run(args) -> int:
     import torch
     from mmengine.utils import ProgressBar
@@ -79,7 +61,8 @@ def run(args) -> int:
 
     cfg = load_config(args.config)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    from .test_cmd import resolve_checkpoint
+    from zoo.checkpoint import resolve_checkpoint
+    from zoo.detectors.builder import load_model
     model = load_model(cfg, resolve_checkpoint(args.checkpoint), device)
     pipeline = registry.build('transform', dict(type='Compose', transforms=test_pipeline(cfg)),
                               key='test_dataloader.dataset')

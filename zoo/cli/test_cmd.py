@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from zoo.checkpoint import resolve_checkpoint
+
 from .config_cmd import add_cfg_options
 from .train_cmd import config_name
 
@@ -21,31 +23,6 @@ def add_parsers(sub, common) -> None:
     add_cfg_options(p)
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.set_defaults(func=run)
-
-
-def resolve_checkpoint(path: str) -> str:
-    """A checkpoint file as given, or in a work dir its ``best_*.pth``, else the last one.
-
-    Raises:
-        ConfigError: no such file, or a folder without checkpoints.
-    """
-    import glob
-
-    from registry import ConfigError
-    if os.path.isfile(path):
-        return path
-    if os.path.isdir(path):
-        best = sorted(glob.glob(os.path.join(path, 'best_*.pth')), key=os.path.getmtime)
-        if best:
-            return best[-1]
-        last = os.path.join(path, 'last_checkpoint')
-        if os.path.isfile(last):
-            with open(last) as f:
-                name = f.read().strip()
-            if os.path.isfile(name):
-                return name
-        raise ConfigError(f'{path!r} holds no checkpoint (no best_*.pth, no last_checkpoint)')
-    raise ConfigError(f'checkpoint {path!r} does not exist')
 
 
 def write_metrics(path: str, metrics: dict, checkpoint: str) -> None:

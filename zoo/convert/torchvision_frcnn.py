@@ -111,7 +111,7 @@ def convert_file(src: str, dst: str, classes: Union[str, Sequence[int]] = 'auto'
         FileNotFoundError / CheckpointError: ``src`` missing or not a plain state dict.
         ValueError: see :func:`convert_state_dict`.
     """
-    from zoo.runner.checkpoint import load_checkpoint_file
+    from zoo.checkpoint import load_checkpoint_file
     state = load_checkpoint_file(src)
     if isinstance(state, dict) and 'model' in state and isinstance(state['model'], dict):
         state = state['model']

@@ -21,8 +21,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Optional
 
+import torch
 from mmengine.logging import print_log
 
+from ..structures import clip_boxes, size_keep_mask
 from .errors import DatasetWarning
 
 #: how many file names a report lists before it says "and N more"
@@ -108,7 +110,8 @@ class BoxLedger:
             (unchanged when it lies inside).
         """
         x1, y1, x2, y2 = box
-        if not (x2 > x1 and y2 > y1):
+        t = torch.tensor([box], dtype=torch.float64)
+        if not bool(size_keep_mask(t)[0]):  # NaN counts as empty
             self.dropped['zero width or height'] += 1
             self._note(source)
             return None
@@ -119,7 +122,7 @@ class BoxLedger:
         if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
             self.clipped += 1
             self._note(source)
-            return [max(x1, 0.0), max(y1, 0.0), min(x2, float(width)), min(y2, float(height))]
+            return clip_boxes(t, (height, width))[0].tolist()
         return [float(x1), float(y1), float(x2), float(y2)]
 
     def message(self, owner: str) -> Optional[str]:

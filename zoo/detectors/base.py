@@ -20,7 +20,7 @@ from torch import Tensor
 
 import registry
 from registry import FeatureSpec, check_link
-from zoo.runner.nonfinite import check_finite
+from .nonfinite import check_finite
 
 DEFAULT_PREPROCESSOR = dict(type='DetDataPreprocessor')
 

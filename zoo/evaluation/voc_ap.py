@@ -21,20 +21,17 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
+
+from ..structures import box_iou as _box_iou
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU (M, N) of xyxy boxes ``a`` (M, 4) and ``b`` (N, 4); widths ``x2 - x1``, no "+1"."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    """IoU (M, N) of xyxy boxes ``a`` (M, 4) and ``b`` (N, 4), in float64: the zoo's
+    :func:`zoo.structures.box_iou` on numpy arrays (widths ``x2 - x1``, no "+1")."""
+    a = torch.as_tensor(np.asarray(a, dtype=np.float64).reshape(-1, 4))
+    b = torch.as_tensor(np.asarray(b, dtype=np.float64).reshape(-1, 4))
+    return _box_iou(a, b).numpy()
 
 
 def match_detections(detections: Sequence[tuple[np.ndarray, np.ndarray]],

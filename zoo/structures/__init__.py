@@ -1,8 +1,9 @@
-"""Structures and box ops shared by every part: the public part-API that plugins may import."""
+"""Structures and box ops shared by every part (re-exported by :mod:`zoo.api`, the public part API)."""
 from mmengine.structures import InstanceData
 
-from .boxes import box_area, box_iou, clip_boxes, inside_flags, rescale_boxes
+from .boxes import (IOU_EPS, box_area, box_iof, box_iou, clip_boxes, inside_flags, paired_iou,
+                    rescale_boxes, shape_iou, size_keep_mask)
 from .det_data_sample import DetDataSample
 
-__all__ = ['InstanceData', 'DetDataSample', 'box_area', 'box_iou', 'clip_boxes', 'inside_flags',
-           'rescale_boxes']
+__all__ = ['InstanceData', 'DetDataSample', 'IOU_EPS', 'box_area', 'box_iof', 'box_iou', 'clip_boxes',
+           'inside_flags', 'paired_iou', 'rescale_boxes', 'shape_iou', 'size_keep_mask']

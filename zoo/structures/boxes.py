@@ -1,22 +1,143 @@
-"""Box operations on xyxy pixel boxes (no "+1" width), shared by all parts.
+"""Box operations on xyxy pixel boxes (``x1, y1, x2, y2``, width ``x2 - x1``, no "+1"): the one
+implementation that every part, the metrics and the runner use.
 
-IoU comes from torchvision.ops; the rest are the few helpers every head needs.
+* :func:`box_iou`: IoU of every pair of two sets (batched over leading dimensions);
+  :func:`box_iof`: intersection over the first box's area (ignore regions);
+  :func:`paired_iou`: IoU of matched pairs, differentiable (the IoU-family losses);
+  :func:`shape_iou`: IoU of (w, h) shapes aligned at a common centre (YOLO anchors, k-means).
+* :func:`clip_boxes`: clip to one image, or per image of a batch;
+  :func:`rescale_boxes`: resized-image pixels back to original-image pixels;
+  :func:`size_keep_mask`: drop boxes smaller than a minimum size;
+  :func:`inside_flags`: anchors inside the image (up to a border).
+
+Conventions follow mmdet (``mmdet/structures/bbox/bbox_overlaps.py``, ``transforms.py``) and
+torchvision (``torchvision.ops.boxes``). A pair whose union is empty (two zero-area boxes) has
+IoU 0, not NaN.
 """
 from __future__ import annotations
 
+from typing import Sequence, Union
+
 import torch
 from torch import Tensor
-from torchvision.ops import box_area, box_iou
+from torchvision.ops import box_area
 
-__all__ = ['box_area', 'box_iou', 'clip_boxes', 'inside_flags', 'rescale_boxes']
+__all__ = ['IOU_EPS', 'box_area', 'box_iof', 'box_iou', 'clip_boxes', 'inside_flags',
+           'paired_iou', 'rescale_boxes', 'shape_iou', 'size_keep_mask']
+
+#: the ``eps`` added to the union by :func:`paired_iou` (torchvision's box losses use the same).
+IOU_EPS = 1e-7
 
 
-def clip_boxes(boxes: Tensor, shape: tuple[int, int]) -> Tensor:
-    """Clip boxes (..., 4) xyxy to an image of ``shape`` = (h, w) pixels: x in [0, w], y in [0, h]."""
-    h, w = shape
-    x = boxes[..., 0::2].clamp(min=0, max=w)
-    y = boxes[..., 1::2].clamp(min=0, max=h)
-    return torch.stack((x[..., 0], y[..., 0], x[..., 1], y[..., 1]), dim=-1).reshape(boxes.shape)
+def _tiny(t: Tensor) -> float:
+    return torch.finfo(t.dtype).eps if t.is_floating_point() else 1
+
+
+def _intersection(boxes1: Tensor, boxes2: Tensor) -> Tensor:
+    """Intersection areas (..., N, M) of (..., N, 4) and (..., M, 4) boxes; 0 when disjoint."""
+    lt = torch.maximum(boxes1[..., :, None, :2], boxes2[..., None, :, :2])
+    rb = torch.minimum(boxes1[..., :, None, 2:], boxes2[..., None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    return wh[..., 0] * wh[..., 1]
+
+
+def _areas(boxes: Tensor) -> Tensor:
+    return ((boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])).clamp(min=0)
+
+
+def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
+    """IoU of every pair: (..., N, 4) x (..., M, 4) -> (..., N, M), leading dimensions (a batch
+    of images) matched or broadcast.
+
+    Equals :func:`torchvision.ops.box_iou` for boxes of positive area; a zero-area box (padding,
+    a degenerate ground truth) has IoU 0 with everything instead of NaN (the union is clamped at
+    the dtype's eps).
+    """
+    inter = _intersection(boxes1, boxes2)
+    union = _areas(boxes1)[..., :, None] + _areas(boxes2)[..., None, :] - inter
+    return inter / union.clamp(min=_tiny(inter))
+
+
+def box_iof(boxes: Tensor, regions: Tensor) -> Tensor:
+    """Intersection over the area of each box ("foreground"; mmdet's ``mode='iof'``):
+    (..., N, 4) x (..., M, 4) -> (..., N, M); 0 for a zero-area box."""
+    inter = _intersection(boxes, regions)
+    return inter / _areas(boxes)[..., :, None].clamp(min=_tiny(inter))
+
+
+def paired_iou(boxes1: Tensor, boxes2: Tensor, eps: float = IOU_EPS) -> Tensor:
+    """IoU of each pair ``(boxes1[i], boxes2[i])``: (..., 4) x (..., 4) -> (...,).
+
+    ``inter / (union + eps)``; differentiable (the intersection is clamped at 0 for disjoint
+    boxes), as the IoU-family losses need (mmdet's ``bbox_overlaps(is_aligned=True)``).
+    """
+    lt = torch.max(boxes1[..., :2], boxes2[..., :2])
+    rb = torch.min(boxes1[..., 2:], boxes2[..., 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    area1 = (boxes1[..., 2] - boxes1[..., 0]) * (boxes1[..., 3] - boxes1[..., 1])
+    area2 = (boxes2[..., 2] - boxes2[..., 0]) * (boxes2[..., 3] - boxes2[..., 1])
+    return inter / (area1 + area2 - inter + eps)
+
+
+def shape_iou(wh1: Tensor, wh2: Tensor) -> Tensor:
+    """IoU of box shapes aligned at a common centre (or corner): (M, 2) x (K, 2) -> (M, K).
+
+    ``min(w1, w2) * min(h1, h2) / (w1 h1 + w2 h2 - min(w1, w2) * min(h1, h2))``; sizes in pixels
+    (darknet's anchor matching, YOLOv3 section 2.1; the k-means distance of YOLOv2 section 2).
+    """
+    inter = torch.minimum(wh1[:, None, 0], wh2[None, :, 0]) * torch.minimum(wh1[:, None, 1],
+                                                                             wh2[None, :, 1])
+    area1 = (wh1[:, 0] * wh1[:, 1])[:, None]
+    area2 = (wh2[:, 0] * wh2[:, 1])[None, :]
+    return inter / (area1 + area2 - inter).clamp(min=_tiny(inter))
+
+
+def clip_boxes(boxes: Tensor, shape: Union[Sequence, Tensor]) -> Tensor:
+    """Clip boxes xyxy to the image: x in [0, w], y in [0, h].
+
+    Args:
+        boxes: (..., 4) pixels.
+        shape: ``(h, w)`` of the one image, or per image of a batch (B, 2) (a tensor or a list of
+            ``(h, w[, ...])``), for boxes (B, ..., 4) whose first dimension is the image.
+
+    Returns:
+        The clipped boxes, same shape.
+
+    Raises:
+        ValueError: ``shape`` is neither one (h, w) nor one per image of the batch.
+    """
+    if not isinstance(shape, Tensor) and len(shape) and isinstance(shape[0], (Sequence, Tensor)):
+        shape = [list(s[:2]) for s in shape]
+    hw = torch.as_tensor(shape, dtype=boxes.dtype, device=boxes.device)
+    if hw.shape == (2,):
+        pass
+    elif hw.dim() == 2 and hw.shape[1] == 2 and boxes.dim() >= 2 and hw.shape[0] == boxes.shape[0]:
+        hw = hw.reshape((hw.shape[0],) + (1,) * (boxes.dim() - 2) + (2,))
+    else:
+        raise ValueError(f'clip_boxes: shape must be (h, w), or one (h, w) per image of the '
+                         f'{boxes.shape[0] if boxes.dim() >= 2 else 1} of the batch, got '
+                         f'{tuple(hw.shape)}')
+    upper = torch.cat((hw.flip(-1), hw.flip(-1)), dim=-1)  # w, h, w, h
+    return torch.minimum(boxes.clamp(min=0), upper)
+
+
+def rescale_boxes(boxes: Tensor, scale_factor: Union[Sequence[float], Tensor]) -> Tensor:
+    """Boxes (..., 4) in resized-image pixels back to original pixels: divide x by ``w`` and y by
+    ``h`` of ``scale_factor``: one ``(w, h)`` pair, or a tensor (..., 2) of one pair per box."""
+    sf = torch.as_tensor(scale_factor, dtype=boxes.dtype, device=boxes.device)
+    return boxes / torch.cat((sf, sf), dim=-1)
+
+
+def size_keep_mask(boxes: Tensor, min_size: float = 0.0) -> Tensor:
+    """Bool (...,): boxes (..., 4) whose width and height are both ``>= min_size`` pixels, or,
+    with ``min_size`` 0, both positive (an empty box is always dropped).
+
+    The heads' ``min_bbox_size`` (py-faster-rcnn: 16 pixels at the original scale; torchvision
+    removes boxes under 1e-3 px in the RPN and 1e-2 px in the box head).
+    """
+    wh = boxes[..., 2:] - boxes[..., :2]
+    return (wh >= min_size).all(-1) if min_size > 0 else (wh > 0).all(-1)
 
 
 def inside_flags(boxes: Tensor, shape: tuple[int, int], allowed_border: float = 0) -> Tensor:
@@ -28,9 +149,3 @@ def inside_flags(boxes: Tensor, shape: tuple[int, int], allowed_border: float = 
     h, w = shape
     return ((boxes[:, 0] >= -allowed_border) & (boxes[:, 1] >= -allowed_border)
             & (boxes[:, 2] <= w + allowed_border) & (boxes[:, 3] <= h + allowed_border))
-
-
-def rescale_boxes(boxes: Tensor, scale_factor: tuple[float, float]) -> Tensor:
-    """Boxes (N, 4) in resized-image pixels back to original pixels: divide by (w, h) factors."""
-    sw, sh = scale_factor
-    return boxes / boxes.new_tensor([sw, sh, sw, sh])

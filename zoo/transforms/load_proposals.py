@@ -59,7 +59,7 @@ def load_proposal_file(path: str) -> dict:
         ProposalFileError: the file does not exist or is not a proposal file (named).
         CheckpointError: the file holds pickled objects outside the allowlist.
     """
-    from zoo.runner.checkpoint import load_checkpoint_file
+    from zoo.checkpoint import load_checkpoint_file
 
     if not os.path.isfile(path):
         raise ProposalFileError(f'proposal file {path!r} does not exist')

@@ -10,7 +10,7 @@ from torchvision.transforms.v2.functional import to_dtype
 
 from registry import TRANSFORMS
 
-from ..datasets.errors import DatasetError
+from ..errors import DatasetError
 
 
 @TRANSFORMS.register_module()

@@ -1,14 +1,15 @@
-"""Small helpers shared by the heads: ground truth of a data sample, batched sampling, batched
-clipping, the per-image top-k after a batched NMS, the checks that a loss fits its key (kind,
+"""Small helpers shared by the heads: ground truth of a data sample, batched sampling, the
+per-image top-k after a batched NMS, the checks that a loss fits its key (kind,
 reduction), and the score-threshold/NMS/top-k selection of a dense head's detections."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from registry import AssemblyError, ConfigError
+from zoo.structures import clip_boxes, rescale_boxes, size_keep_mask
 
 
 def gt_of(sample) -> tuple[Tensor, Tensor, Optional[Tensor]]:
@@ -20,13 +21,6 @@ def gt_of(sample) -> tuple[Tensor, Tensor, Optional[Tensor]]:
     if flags is None or not bool(flags.any()):
         return bboxes, labels, None
     return bboxes[~flags], labels[~flags], bboxes[flags]
-
-
-def clip_boxes_batched(boxes: Tensor, shapes: Sequence[Sequence[int]]) -> Tensor:
-    """Clip boxes (B, K, 4) xyxy to each image's (h, w) in ``shapes`` (B entries)."""
-    hw = torch.as_tensor([list(s[:2]) for s in shapes], dtype=boxes.dtype, device=boxes.device)
-    maxes = hw.flip(1).repeat(1, 2)[:, None, :]  # (B, 1, 4): w, h, w, h
-    return boxes.clamp(min=0).minimum(maxes)
 
 
 def per_image_topk_mask(img_idx: Tensor, k: int) -> Tensor:
@@ -64,24 +58,55 @@ def sample_images(sampler, assign_results: Sequence, priors_list: Sequence[Tenso
     return [sampler.sample(a, p, g[0], g[1]) for a, p, g in zip(assign_results, priors_list, gts)]
 
 
-def check_loss(loss: nn.Module, kind: str, key: str) -> None:
-    """Refuse a loss of the wrong kind at ``key`` (a box loss as a classifier and the reverse).
+#: the values of a loss's ``loss_kind`` class attribute.
+LOSS_KINDS = ('classification', 'regression')
+
+
+def check_loss(loss: nn.Module, kind: Union[str, tuple[str, ...]], key: str) -> None:
+    """Refuse a loss whose declared contract is missing or does not fit its key.
+
+    A loss declares ``loss_kind`` (``'classification'`` or ``'regression'``), and a regression
+    loss also ``takes_decoded_boxes`` (``False``: it compares the box coder's deltas;
+    ``True``: decoded ``x1, y1, x2, y2`` boxes in pixels), as class attributes (docs/parts.md,
+    "Loss"). No default is right for every head: a box loss on deltas fed decoded pixel boxes
+    (or the reverse) trains on numbers a thousand times off, with no error. So a loss that
+    declares neither is refused here, when the head is built.
+
+    Args:
+        loss: the built loss.
+        kind: the kind the key needs, or a tuple of the kinds it accepts.
+        key: the config key (``'loss_bbox'``), used when the loss carries no key path.
 
     Raises:
-        AssemblyError: naming the key path, the loss and both kinds.
+        AssemblyError: naming the key path, the loss and the missing or wrong attribute: no
+            ``loss_kind`` (or not one of :data:`LOSS_KINDS`); another kind than ``kind``; a
+            regression loss whose ``takes_decoded_boxes`` is not True or False.
     """
+    path = getattr(loss, '_zoo_key_path', None) or key
+    name = type(loss).__name__
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
     held = getattr(loss, 'loss_kind', None)
-    if held is not None and held != kind:
-        path = getattr(loss, '_zoo_key_path', None) or key
-        raise AssemblyError(f'{path}.type = {type(loss).__name__!r} is a {held} loss, but '
-                            f'{path.rsplit(".", 1)[-1]} needs a {kind} loss')
+    if held not in LOSS_KINDS:
+        raise AssemblyError(f'{path}.type = {name!r} does not declare its kind: the loss class needs '
+                            f"the attribute loss_kind = {' or '.join(repr(k) for k in kinds)} "
+                            f'(got {held!r}); see docs/parts.md, "Loss"')
+    if held not in kinds:
+        raise AssemblyError(f'{path}.type = {name!r} is a {held} loss, but '
+                            f'{path.rsplit(".", 1)[-1]} needs a {" or ".join(kinds)} loss')
+    if held == 'regression':
+        decoded = getattr(loss, 'takes_decoded_boxes', None)
+        if not isinstance(decoded, bool):
+            raise AssemblyError(f'{path}.type = {name!r} is a regression loss that does not say what it '
+                                'compares: the loss class needs the attribute takes_decoded_boxes = '
+                                'False (the box coder\'s deltas) or True (decoded x1, y1, x2, y2 boxes '
+                                f'in pixels) (got {decoded!r}); see docs/parts.md, "Loss"')
 
 
 def check_mean_reduction(loss: nn.Module, key: str) -> None:
     """Refuse a loss whose reduction is not ``'mean'`` where a head normalises it itself.
 
     The YOLO heads pass ``avg_factor`` = the number of images (the papers' sums over a batch,
-    per image), which :func:`~plugins.losses.reduction.weight_reduce_loss` accepts with
+    per image), which :func:`~zoo.api.weight_reduce_loss` accepts with
     ``reduction='mean'`` only.
 
     Raises:
@@ -122,12 +147,10 @@ def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_sample
     iou_thr = cfg.get('nms', {}).get('iou_threshold', 0.45)
     max_per_img = cfg.get('max_per_img', 100)
     min_size = cfg.get('min_bbox_size', 0.0)
-    boxes = clip_boxes_batched(boxes, [s.metainfo['img_shape'] for s in data_samples]).reshape(-1, 4)
+    boxes = clip_boxes(boxes, [s.metainfo['img_shape'] for s in data_samples]).reshape(-1, 4)
     scores, labels = scores.reshape(-1), labels.reshape(-1)
     img_idx = torch.arange(B, device=boxes.device).repeat_interleave(K)
-    wh = boxes[:, 2:] - boxes[:, :2]
-    big = (wh >= min_size).all(1) if min_size > 0 else (wh > 0).all(1)
-    keep = ((scores > score_thr) & big).nonzero().squeeze(1)
+    keep = ((scores > score_thr) & size_keep_mask(boxes, min_size)).nonzero().squeeze(1)
     keep = keep[batched_nms(boxes[keep], scores[keep], img_idx[keep] * num_classes + labels[keep],
                             iou_thr)]
     keep = keep[per_image_topk_mask(img_idx[keep], max_per_img)]
@@ -136,8 +159,8 @@ def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_sample
     if rescale:
         factors = torch.as_tensor([list(s.metainfo.get('scale_factor', (1.0, 1.0)))
                                    for s in data_samples], dtype=boxes.dtype,
-                                  device=boxes.device).repeat(1, 2)  # (B, 4)
-        boxes = boxes / factors[img_idx]
+                                  device=boxes.device)  # (B, 2)
+        boxes = rescale_boxes(boxes, factors[img_idx])
     counts = torch.bincount(img_idx, minlength=B).tolist()
     return [InstanceData(bboxes=b, scores=s, labels=lab) for b, s, lab in
             zip(boxes.split(counts), scores.split(counts), labels.split(counts))]

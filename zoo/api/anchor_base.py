@@ -22,10 +22,10 @@ from torch import Tensor
 
 from registry import Requires
 
-__all__ = ['BaseAnchorGenerator']
+__all__ = ['BaseAnchorGenerator', 'check_positive_numbers', 'check_strides']
 
 
-def _check_strides(strides: Any, owner: str) -> tuple[int, ...]:
+def check_strides(strides: Any, owner: str) -> tuple[int, ...]:
     """``strides`` as a tuple of positive ints; ValueError naming the argument otherwise."""
     if isinstance(strides, Integral) and not isinstance(strides, bool):
         strides = (strides,)
@@ -37,7 +37,7 @@ def _check_strides(strides: Any, owner: str) -> tuple[int, ...]:
     return tuple(int(s) for s in strides)
 
 
-def _check_positive_numbers(values: Any, name: str, owner: str) -> tuple[float, ...]:
+def check_positive_numbers(values: Any, name: str, owner: str) -> tuple[float, ...]:
     """``values`` as a non-empty tuple of positive floats; ValueError naming ``name`` otherwise."""
     if (not isinstance(values, Sequence) or isinstance(values, str) or len(values) == 0
             or not all(isinstance(v, Real) and not isinstance(v, bool) and v > 0 for v in values)):
@@ -72,7 +72,7 @@ class BaseAnchorGenerator:
 
     def __init__(self, strides: Sequence[int], base_anchors: Sequence[Tensor]):
         name = type(self).__name__
-        self.strides = _check_strides(strides, name)
+        self.strides = check_strides(strides, name)
         if len(base_anchors) != len(self.strides):
             raise ValueError(f'{name}: {len(base_anchors)} levels of base anchors for '
                              f'{len(self.strides)} strides {list(self.strides)}')

@@ -1,11 +1,12 @@
-"""What an assigner says about each prior: ignored, negative, or positive for which gt box."""
+"""What an assigner says about each prior: ignored, negative, or positive for which gt box
+(:class:`AssignResult`: one image; :class:`GridAssignResult`: a batch)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from torch import Tensor
 
-__all__ = ['AssignResult']
+__all__ = ['AssignResult', 'GridAssignResult']
 
 
 @dataclass
@@ -44,4 +45,35 @@ class AssignResult:
 
     def __repr__(self) -> str:
         return (f'AssignResult(num_gts={self.num_gts}, num_priors={self.num_priors}, '
+                f'num_pos={int(self.pos_mask.sum())}, num_neg={int(self.neg_mask.sum())})')
+
+
+@dataclass
+class GridAssignResult:
+    """The assignment of the N priors of every image of a batch (mmdet's codes, batched).
+
+    Attributes:
+        gt_inds: int64 (B, N): ``-1`` ignored (neither positive nor negative), ``0`` negative,
+            ``k + 1`` positive, matched to gt box ``k`` of its image.
+        max_overlaps: float (B, N): each prior's (or prediction's, see ``ignore_by``) best IoU
+            with the image's gt and ignore boxes (0 without any).
+        labels: int64 (B, N): the class of the matched gt box where positive, ``-1`` elsewhere.
+        num_gts: int64 (B,): gt boxes per image.
+    """
+
+    gt_inds: Tensor
+    max_overlaps: Tensor
+    labels: Tensor
+    num_gts: Tensor
+
+    @property
+    def pos_mask(self) -> Tensor:
+        return self.gt_inds > 0
+
+    @property
+    def neg_mask(self) -> Tensor:
+        return self.gt_inds == 0
+
+    def __repr__(self) -> str:
+        return (f'GridAssignResult(images={self.gt_inds.shape[0]}, priors={self.gt_inds.shape[1]}, '
                 f'num_pos={int(self.pos_mask.sum())}, num_neg={int(self.neg_mask.sum())})')

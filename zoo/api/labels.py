@@ -1,9 +1,9 @@
 """Class labels to binary (one-vs-all) targets for sigmoid classifiers, mmdet's convention.
 
 A sigmoid classifier has C outputs, one per foreground class. Labels are int (N,) in 0 .. C,
-where C (= ``pred.shape[1]``) means background: its target row is all zeros. (A softmax classifier
-instead has C + 1 outputs with background last; see DESIGN.md "Labels".) A sigmoid RPN is the case
-C = 1: label 0 = object, label 1 = background.
+where C (= ``pred.shape[1]``) means background: its target row is all zeros. (A softmax
+classifier instead has C + 1 outputs with background last; see docs/parts.md, "Labels".) A
+sigmoid RPN is the case C = 1: label 0 = object, label 1 = background.
 """
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Element-wise weighting and reduction shared by every loss, with mmdet's semantics.
+"""The base classes of losses: element-wise weighting and reduction shared by every loss, with
+mmdet's semantics (:class:`WeightedLoss`), and the input handling of the IoU family
+(:class:`BoxIoULossBase`).
 
 Every loss computes an element-wise loss, then (mmdet ``mmdet/models/losses/utils.py``,
 ``weight_reduce_loss``):
@@ -24,7 +26,7 @@ from typing import ClassVar, Optional, Union
 import torch
 from torch import Tensor, nn
 
-__all__ = ['REDUCTIONS', 'check_reduction', 'weight_reduce_loss', 'WeightedLoss']
+__all__ = ['REDUCTIONS', 'BoxIoULossBase', 'check_reduction', 'weight_reduce_loss', 'WeightedLoss']
 
 REDUCTIONS = ('mean', 'sum', 'none')
 _EPS = torch.finfo(torch.float32).eps
@@ -147,3 +149,39 @@ class WeightedLoss(nn.Module, metaclass=ABCMeta):
 
     def extra_repr(self) -> str:
         return f'reduction={self.reduction!r}, loss_weight={self.loss_weight}'
+
+
+class BoxIoULossBase(WeightedLoss):
+    """Common input handling of the IoU-family losses on decoded boxes.
+
+    Shapes (forward):
+        ``pred``, ``target``: float (..., 4) boxes ``x1, y1, x2, y2`` in pixels (usually (N, 4)),
+        with ``x2 >= x1`` and ``y2 >= y1``; ``weight`` (N,) (or the box shape (N, 4), averaged
+        over the last dim as in mmdet). Element-wise loss (N,); result a scalar (unitless).
+        float16/bfloat16 boxes are computed in float32 (areas of pixel boxes overflow float16).
+
+    Raises:
+        ValueError: ``pred`` not (..., 4), or ``target`` of another shape; plus those of
+            :class:`WeightedLoss`.
+    """
+
+    loss_kind: ClassVar[str] = 'regression'
+    takes_decoded_boxes: ClassVar[bool] = True
+
+    @abstractmethod
+    def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
+        """The loss of each matched pair of boxes (subclasses define it)."""
+
+    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
+        name = type(self).__name__
+        if pred.dim() < 1 or pred.shape[-1] != 4 or pred.shape != target.shape:
+            raise ValueError(f'{name}: pred and target must be boxes (N, 4) x1, y1, x2, y2 of the same '
+                             f'shape, got {tuple(pred.shape)} and {tuple(target.shape)}')
+        if pred.dtype in (torch.float16, torch.bfloat16):
+            pred = pred.float()
+        return self.box_loss(pred, target.to(pred.dtype))
+
+    def prepare_weight(self, weight: Optional[Tensor], loss: Tensor) -> Optional[Tensor]:
+        if weight is not None and weight.dim() == loss.dim() + 1 and weight.shape[-1] == 4:
+            return weight.mean(-1)
+        return weight
