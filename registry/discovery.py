@@ -14,8 +14,9 @@ A plugin fails alone, and wholly:
   import are caught and recorded like any other error;
 * it is imported with ``sys.argv`` reduced to its module name, so that a plugin that parses the
   command line at import sees no arguments rather than the zoo's own; what it writes to
-  ``sys.stderr`` while being imported is held back, and quoted in the error if the import fails
-  (argparse writes its usage error there), written out otherwise.
+  ``sys.stderr`` while being imported is held back, and its last line quoted in the error if
+  the import fails (argparse writes its usage error there; ``zoo plugins --debug`` shows all of
+  it with the traceback), written out otherwise.
 
 Plugins load in a fixed order: the zoo's own distribution first, then the others sorted by
 distribution name and entry-point name. When two plugins register the same short name, the first
@@ -112,9 +113,9 @@ def discover(reload: bool = False) -> list[PluginRecord]:
     Returns:
         One :class:`PluginRecord` per entry point, in loading order. Failures are recorded
         there and warned about, never raised: one broken plugin must not stop the others, and
-        what a failed plugin registered is rolled back. An
-        entry point whose name is already used by another distribution is not loaded and is
-        recorded as failed (its qualified names would be ambiguous).
+        what a failed plugin registered is rolled back. An entry point whose name is already
+        used by another distribution is not loaded and is recorded as failed (its qualified
+        names would be ambiguous).
     """
     global _records, _loading
     with _lock:
@@ -168,7 +169,9 @@ def _import_alone(module: str, record: PluginRecord) -> None:
         said = held.getvalue().strip().splitlines()
         if said:
             record.error += f'; it wrote: {said[-1].strip()}'
-        record.traceback = traceback.format_exc()
+        record.traceback = traceback.format_exc() + (
+            'What the plugin wrote to stderr while it was imported:\n' + held.getvalue()
+            if said else '')
     finally:
         sys.argv = argv
     if record.ok and held.getvalue():
