@@ -14,6 +14,7 @@ import difflib
 import inspect
 from typing import Any, Iterator, Optional
 
+from . import discovery
 from .catalogue import Catalogue
 from .errors import ConfigError, UnknownPartError, ZooError
 from .kinds import CATALOGUES, catalogue
@@ -77,7 +78,18 @@ def unknown_part_message(cat: Catalogue, name: str, path: str) -> str:
         lines.append(f'the {cat.plural} are: {", ".join(known)}' if known else
                      f'no {cat.title} is registered at all; is a plugin missing? (see `zoo plugins`)')
     text = '; '.join(lines)
-    return text if text.endswith(('.', '?')) else text + '.'
+    text = text if text.endswith(('.', '?')) else text + '.'
+    return text + failed_plugins_note()
+
+
+def failed_plugins_note() -> str:
+    """`` Plugins that failed to import (their parts are not registered): half (KeyError: ...).
+    See `zoo plugins`.``, or '' when every plugin imported."""
+    failed = discovery.failed()
+    if not failed:
+        return ''
+    return (' Plugins that failed to import (their parts are not registered): ' +
+            ', '.join(f'{r.name} ({r.error})' for r in failed) + '. See `zoo plugins`.')
 
 
 def resolve(kind: str, name: Any, path: str = '') -> Any:

@@ -6,7 +6,8 @@ What it adds to mmengine's registry:
 * an owner per part: the plugin (entry point of the group ``zoo.plugins``) whose module defines it;
 * qualified names ``<plugin>.<Name>`` that always reach a part, even one whose short name was
   taken first by another plugin;
-* refusal of a second registration of a taken name, naming both owners.
+* refusal of a second registration of a taken name, naming both owners;
+* the registrations of a plugin whose import fails are rolled back (see :mod:`registry.discovery`).
 
 The catalogues use mmengine's scope ``zoo``; those that mmengine's ``Runner`` builds itself
 (detector, dataset, transform, metric, loop) are children of mmengine's root registries, so a
@@ -83,6 +84,7 @@ class Catalogue(Registry):
             if existing is None or existing is module or force or _same_definition(existing, module):
                 self._module_dict[name] = module
                 discovery.note_registration(module)
+                discovery.on_rollback(self._restore_name, name, existing)
                 continue
             loading = discovery.is_loading()
             if loading:
@@ -103,10 +105,18 @@ class Catalogue(Registry):
                            ('.' if loading else ' (pass force=True to replace the first).'))
             if loading:
                 self._shadowed.append((name, module))
+                discovery.on_rollback(self._shadowed.remove, (name, module))
                 discovery.record_conflict(message)
                 warnings.warn(message, stacklevel=3)
             else:
                 raise DuplicatePartError(message)
+
+    def _restore_name(self, name: str, previous: Any) -> None:
+        """Undo a registration of ``name`` (that of a plugin whose import failed)."""
+        if previous is None:
+            self._module_dict.pop(name, None)
+        else:
+            self._module_dict[name] = previous
 
     # lookup -------------------------------------------------------------------------------
     def get(self, key: str):

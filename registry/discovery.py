@@ -6,6 +6,18 @@ found exactly as a third-party package's would be. Discovery runs once, on the f
 any catalogue. A plugin whose import fails is recorded with its distribution, version and the
 error, a warning is issued, and the other plugins still load.
 
+A plugin fails alone, and wholly:
+
+* what it registered before the error is rolled back: its parts are kept only if its whole
+  import succeeds, so a half-imported plugin leaves no part that could be built;
+* ``SystemExit`` (``sys.exit``, an argparse usage error) and ``KeyboardInterrupt`` raised by its
+  import are caught and recorded like any other error;
+* it is imported with ``sys.argv`` reduced to its module name, so that a plugin that parses the
+  command line at import sees no arguments rather than the zoo's own; what it writes to
+  ``sys.stderr`` while being imported is held back, and its last line quoted in the error if
+  the import fails (argparse writes its usage error there; ``zoo plugins --debug`` shows all of
+  it with the traceback), written out otherwise.
+
 Plugins load in a fixed order: the zoo's own distribution first, then the others sorted by
 distribution name and entry-point name. When two plugins register the same short name, the first
 keeps it and the second's part is reachable by its qualified name ``<plugin>.<Name>`` only.
@@ -16,14 +28,17 @@ when ``DIR`` is on ``PYTHONPATH``).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import io
 import re
+import sys
 import threading
 import traceback
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import entrypoints
 
@@ -52,6 +67,7 @@ _lock = threading.RLock()
 _records: Optional[list[PluginRecord]] = None
 _loading: Optional[PluginRecord] = None
 _registered_by: dict[Any, str] = {}  # part -> the plugin being imported when it was registered
+_undo: list[tuple[Callable, tuple]] = []  # how to roll back what the plugin being imported did
 
 
 def _normalized(name: Optional[str]) -> str:
@@ -96,9 +112,10 @@ def discover(reload: bool = False) -> list[PluginRecord]:
 
     Returns:
         One :class:`PluginRecord` per entry point, in loading order. Failures are recorded
-        there and warned about, never raised: one broken plugin must not stop the others. An
-        entry point whose name is already used by another distribution is not loaded and is
-        recorded as failed (its qualified names would be ambiguous).
+        there and warned about, never raised: one broken plugin must not stop the others, and
+        what a failed plugin registered is rolled back. An entry point whose name is already
+        used by another distribution is not loaded and is recorded as failed (its qualified
+        names would be ambiguous).
     """
     global _records, _loading
     with _lock:
@@ -120,18 +137,52 @@ def discover(reload: bool = False) -> list[PluginRecord]:
                               f'{record.error}', stacklevel=2)
                 continue
             _loading = record
+            _undo.clear()
             try:
-                importlib.import_module(ep.module_name)
-            except Exception as exc:  # reported below and by `zoo plugins`; others go on loading
-                record.error = f'{type(exc).__name__}: {exc}'
-                record.traceback = traceback.format_exc()
+                _import_alone(ep.module_name, record)
+            finally:
+                _loading = None
+            if not record.ok:
+                for undo, args in reversed(_undo):
+                    undo(*args)
+                record.conflicts.clear()  # its refused names are rolled back with the rest
                 warnings.warn(
                     f'zoo plugin {ep.name!r} (distribution {record.distribution} '
                     f'{record.version}, module {ep.module_name}) failed to import: {record.error}',
                     stacklevel=2)
-            finally:
-                _loading = None
+            _undo.clear()
         return _records
+
+
+def _import_alone(module: str, record: PluginRecord) -> None:
+    """Import ``module`` with ``sys.argv`` reduced to its name and ``sys.stderr`` held back;
+    record any error (``SystemExit`` and ``KeyboardInterrupt`` included) in ``record``."""
+    argv, held = sys.argv, io.StringIO()
+    sys.argv = [module]
+    try:
+        with contextlib.redirect_stderr(held):
+            importlib.import_module(module)
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # others go on loading
+        record.error = f'{type(exc).__name__}: {exc}'
+        if isinstance(exc, SystemExit):
+            record.error += ' (the plugin exited while it was being imported)'
+        said = held.getvalue().strip().splitlines()
+        if said:
+            record.error += f'; it wrote: {said[-1].strip()}'
+        record.traceback = traceback.format_exc() + (
+            'What the plugin wrote to stderr while it was imported:\n' + held.getvalue()
+            if said else '')
+    finally:
+        sys.argv = argv
+    if record.ok and held.getvalue():
+        sys.stderr.write(held.getvalue())
+
+
+def on_rollback(undo: Callable, *args: Any) -> None:
+    """Remember ``undo(*args)``, to be called if the plugin being imported fails (called by
+    the catalogues for every registration made while a plugin is imported)."""
+    if _loading is not None:
+        _undo.append((undo, args))
 
 
 def records() -> list[PluginRecord]:
@@ -155,8 +206,10 @@ def record_conflict(message: str) -> None:
 
 def note_registration(obj: Any) -> None:
     """Remember which plugin's import registered ``obj`` (called by the catalogues)."""
-    if _loading is not None and getattr(obj, '__hash__', None) is not None:
-        _registered_by.setdefault(obj, _loading.name)
+    if _loading is not None and getattr(obj, '__hash__', None) is not None \
+            and obj not in _registered_by:
+        _registered_by[obj] = _loading.name
+        on_rollback(_registered_by.pop, obj, None)
 
 
 def owner_of(obj: Any) -> str:
@@ -173,3 +226,8 @@ def owner_of(obj: Any) -> str:
             if best is None or len(record.module) > len(best.module):
                 best = record
     return best.name if best is not None else module.split('.')[0]
+
+
+def failed() -> list[PluginRecord]:
+    """The plugins whose import failed (running discovery if it has not run)."""
+    return [r for r in discover() if not r.ok]

@@ -1,5 +1,17 @@
 """Loading config files: mmengine ``Config`` with ``_base_`` inheritance and ``--cfg-options``.
 
+The recipes shipped with the zoo (the repository's ``configs/`` folder) are installed with the
+package, as ``zoo/configs``, and are reached from anywhere with the prefix ``zoo::``, as mmdet's
+are with ``mmdet::``::
+
+    _base_ = 'zoo::faster_rcnn/faster_rcnn_zf_bccd.py'
+
+``zoo::`` also works for the config given to a command (``zoo config zoo::yolo/yolov3_bccd.py``).
+mmengine's own ``package::path`` scheme is not used for it: it needs a package laid out for
+OpenMMLab's ``mim`` (``.mim/configs``, a metafile) and marks every ``type`` of such a base with
+``_scope_``, which the zoo's parts would receive as an argument. Loading this module teaches
+mmengine's ``Config`` the ``zoo::`` prefix and nothing else.
+
 Every failure is a :class:`~registry.errors.ConfigError` that names the file or the key.
 """
 from __future__ import annotations
@@ -11,6 +23,49 @@ from mmengine.config import Config
 
 from registry import ConfigError
 
+PREFIX = 'zoo::'
+
+
+def shipped_configs_dir() -> str:
+    """The folder of the shipped recipes: ``zoo/configs`` of the installed package (package
+    data of a wheel; in a source checkout and an editable install, a link to the checkout's
+    ``configs/``, resolved so that paths relative to a recipe, such as ``data_root``, point into
+    the checkout), else ``configs/`` beside the package (a checkout without the link)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (os.path.join(package, 'configs'),
+                      os.path.join(os.path.dirname(package), 'configs')):
+        if os.path.isdir(candidate):
+            return os.path.realpath(candidate)
+    raise ConfigError(f'the shipped configs are not installed: neither {package}/configs nor '
+                      f'{os.path.dirname(package)}/configs exists; reinstall the zoo')
+
+
+def shipped_config(path: str) -> str:
+    """The file of the shipped recipe ``zoo::<path>`` (or ``<path>``, relative to ``configs/``).
+
+    Raises:
+        ConfigError: no such recipe; the message names the folder searched.
+    """
+    rel = path[len(PREFIX):] if path.startswith(PREFIX) else path
+    root = shipped_configs_dir()
+    full = os.path.normpath(os.path.join(root, rel))
+    if not os.path.isfile(full):
+        raise ConfigError(f'{PREFIX}{rel}: no such shipped config (looked for {full}; the shipped '
+                          f'recipes are the .py files under {root})')
+    return full
+
+
+def _zoo_cfg_path(cfg_path: str, filename: str, _mmengine=Config._get_cfg_path):
+    """mmengine's ``Config._get_cfg_path`` (the file of a ``_base_`` entry), plus ``zoo::``."""
+    if isinstance(cfg_path, str) and cfg_path.startswith(PREFIX):
+        return shipped_config(cfg_path), None
+    return _mmengine(cfg_path, filename)
+
+
+if not getattr(Config._get_cfg_path, '_zoo', False):
+    _zoo_cfg_path._zoo = True
+    Config._get_cfg_path = staticmethod(_zoo_cfg_path)
+
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read the config at ``path``, merge ``cfg_options`` (``{'a.b': value}``), return it.
@@ -18,10 +73,15 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     The merged config gets ``default_scope = 'zoo'`` unless it sets one, so that mmengine's
     ``Runner`` finds the zoo's catalogues.
 
+    Args:
+        path: a config file, or ``zoo::<path>`` for a shipped recipe (see the module docstring).
+
     Raises:
         ConfigError: the file does not exist, cannot be parsed (the parser's message and line are
             kept), or an option addresses a key through a value that is not a dict.
     """
+    if path.startswith(PREFIX):
+        path = shipped_config(path)
     if not os.path.isfile(path):
         raise ConfigError(f'config file {path!r} does not exist')
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 import re
 import shutil
+import textwrap
 
 
 def add_parsers(sub, common) -> None:
@@ -11,7 +12,8 @@ def add_parsers(sub, common) -> None:
     p.add_argument('kind', nargs='?', help='only this kind, e.g. backbone, loss, anchors')
     p.set_defaults(func=run_list)
     p = sub.add_parser('describe', parents=[common],
-                       help='signature, docstring, plugin and source of a part')
+                       help='signature, arguments with their documentation, plugin and source '
+                            'of a part')
     p.add_argument('name', help='a part name, short (ResNet) or qualified (builtin.ResNet)')
     p.set_defaults(func=run_describe)
     p = sub.add_parser('plugins', parents=[common],
@@ -33,6 +35,75 @@ def _summary(obj) -> str:
 def _first_paragraph(obj) -> str:
     doc = inspect.getdoc(obj) or '(no docstring)'
     return doc.strip().split('\n\n')[0]
+
+
+_SECTION = re.compile(r'^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments):\s*$')
+_ENTRY = re.compile(r'^([\w*][\w*, ]*?)\s*(\([^)]*\))?\s*:\s*(.*)$')
+
+
+def _documented_args(obj) -> dict[str, str]:
+    """The ``Args:`` section (Google style) of the docstrings of ``obj`` and of its
+    ``__init__``, then of its base classes (a subclass that documents only what it adds):
+    argument name -> its text, continuation lines joined. An entry may name several arguments
+    (``data_preprocessor, init_cfg: see ...``); ``name (type): text`` works."""
+    docs = []
+    for cls in (obj.__mro__[:-1] if isinstance(obj, type) else (obj,)):
+        docs.append(cls.__doc__ or '')
+        init = vars(cls).get('__init__') if isinstance(cls, type) else None
+        if init is not None:
+            docs.append(init.__doc__ or '')
+    docs = [inspect.cleandoc(d) for d in docs if d]
+    out: dict[str, str] = {}
+    for doc in docs:
+        lines, i = doc.splitlines(), 0
+        while i < len(lines):
+            header = _SECTION.match(lines[i])
+            i += 1
+            if not header:
+                continue
+            base, entry_indent, names = len(header.group(1)), None, None
+            while i < len(lines):
+                line = lines[i]
+                indent = len(line) - len(line.lstrip())
+                if line.strip() and indent <= base:
+                    break  # the next section
+                if line.strip():
+                    match = _ENTRY.match(line.strip())
+                    if (entry_indent is None or indent <= entry_indent) and match:
+                        entry_indent = indent
+                        names = [n.strip().lstrip('*') for n in match.group(1).split(',')]
+                        # a subclass's text wins, unless it only refers to a base class's
+                        names = [n for n in names if n not in out or out[n].startswith('see ')]
+                        for n in names:
+                            out[n] = match.group(3).strip()
+                    elif names:
+                        for n in names:
+                            out[n] = (out[n] + ' ' + line.strip()).strip()
+                i += 1
+    return out
+
+
+def _arguments(obj) -> list[str]:
+    """One entry per constructor argument: ``name: annotation = default`` and, indented, its
+    documentation from the docstring's ``Args:`` section (or ``(not documented)``)."""
+    try:
+        params = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    docs = _documented_args(obj)
+    out = []
+    for p in params:
+        head = {p.VAR_POSITIONAL: '*', p.VAR_KEYWORD: '**'}.get(p.kind, '') + p.name
+        if p.annotation is not p.empty:
+            head += ': ' + (p.annotation if isinstance(p.annotation, str)
+                            else inspect.formatannotation(p.annotation))
+        if p.default is not p.empty:
+            head += f' = {p.default!r}'
+        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            head += '  (required)'
+        text = docs.get(p.name, '(not documented)')
+        out.append(f'  {head}\n' + ''.join(f'      {line}\n' for line in textwrap.wrap(text, 90)))
+    return out
 
 
 def _signature(obj, name: str) -> str:
@@ -116,6 +187,10 @@ def run_describe(args) -> int:
                 print(f'  also:      {other.qualified} (plugin {other.owner}; {note})')
         print(f'\n{_signature(obj, info.name)}\n')
         print(_first_paragraph(obj))
+        arguments = _arguments(obj)
+        if arguments:
+            print('\nArguments:')
+            print(''.join(arguments), end='')
         print()
     return 0
 

@@ -19,7 +19,9 @@ def add_parsers(sub, common) -> None:
     p.add_argument('--out', help='write the detections in COCO results format to this JSON file')
     p.add_argument('--metrics', help='write the metrics (the names printed, e.g. '
                                      'coco/bbox_mAP_50) to this JSON file; NaN becomes null')
-    p.add_argument('--work-dir', help='where the test logs go')
+    p.add_argument('--work-dir', help='where the test logs go (default: the work dir given as '
+                                      'CKPT, else the config\'s work_dir, else '
+                                      'work_dirs/<config name>)')
     add_cfg_options(p)
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.set_defaults(func=run)
@@ -47,11 +49,13 @@ def run(args) -> int:
     from zoo.runner.build import build_runner
 
     cfg = load_config(args.config, args.cfg_options)
+    given_work_dir = args.checkpoint if os.path.isdir(args.checkpoint) else None
     args.checkpoint = resolve_checkpoint(args.checkpoint)
     if 'test_dataloader' not in cfg or 'test_evaluator' not in cfg:
         raise ConfigError(f'{args.config} has no test_dataloader/test_evaluator to test with')
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join('work_dirs',
-                                                                          config_name(args.config))
+    # the logs go to --work-dir, else to the work dir given as CKPT, else as for `zoo train`
+    cfg.work_dir = args.work_dir or given_work_dir or cfg.get('work_dir') or os.path.join(
+        'work_dirs', config_name(args.config))
     cfg.load_from, cfg.resume, cfg.launcher = args.checkpoint, False, args.launcher
     for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
         cfg.pop(key, None)  # testing needs none of the training machinery

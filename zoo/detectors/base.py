@@ -22,6 +22,8 @@ import registry
 from registry import FeatureSpec, check_link
 from .nonfinite import check_finite
 
+from .probe import probe_features
+
 DEFAULT_PREPROCESSOR = dict(type='DetDataPreprocessor')
 
 
@@ -58,25 +60,29 @@ class BaseDetector(BaseModel):
 
     def _build_features(self, backbone: dict, neck: Optional[dict]):
         """Build ``self.backbone`` and the optional ``self.neck`` (which gets the backbone's
-        ``out_channels``/``strides`` as default ``in_channels``/``in_strides``), check the neck
-        against the backbone, and set ``self.feature_spec``.
+        ``out_channels``/``strides`` as default ``in_channels``/``in_strides``), measure what
+        each really produces with a probe forward (:mod:`zoo.detectors.probe`), check both
+        against their declarations and the neck against the backbone, and set
+        ``self.feature_spec``.
 
         Returns:
             ``(producer, spec)``: the part whose features the heads read and its FeatureSpec.
 
         Raises:
-            AssemblyError: the neck disagrees with the backbone (key paths and values named).
+            AssemblyError: a part produces other channels, strides or levels than it declares,
+                fails on its input, or the neck disagrees with the backbone (key paths and both
+                values named).
         """
         self.backbone = registry.build('backbone', backbone, key='backbone')
-        spec, producer = FeatureSpec.of(self.backbone), self.backbone
+        spec = FeatureSpec.of(self.backbone)
         self.neck = None
         if neck is not None:
             self.neck = registry.build('neck', neck, key='neck', default_args=dict(
                 in_channels=list(spec.channels), in_strides=list(spec.strides)))
-            check_link(self.backbone, self.neck, spec)
-            spec, producer = FeatureSpec.of(self.neck), self.neck
-        self.feature_spec = spec
-        return producer, spec
+        link = None if self.neck is None else (
+            lambda measured: check_link(self.backbone, self.neck, measured))
+        self.feature_spec = probe_features(self.backbone, self.neck, link)
+        return (self.neck if self.neck is not None else self.backbone), self.feature_spec
 
     def extract_feat(self, inputs: Tensor) -> tuple[Tensor, ...]:
         """Features (per level (B, C_i, H/s_i, W/s_i)) of the backbone, through the neck if any."""
