@@ -168,7 +168,7 @@ sys.exit(main(sys.argv[1:]))
 
 def test_a_process_killed_while_saving_the_best_keeps_the_previous_best(tmp_path):
     cfg = write_tiny_config(tmp_path, train_images=1, val_images=1, epochs=2, extra='''
-        train_cfg = dict(val_interval=1)
+        train_cfg = dict(max_epochs=2, val_interval=1)
         val_evaluator = [dict(type='_RisingMetric')]
         test_evaluator = val_evaluator
         default_hooks = dict(logger=dict(interval=1),
