@@ -78,7 +78,9 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 
     Raises:
         ConfigError: the file does not exist, cannot be parsed (the parser's message and line are
-            kept), or an option addresses a key through a value that is not a dict.
+            kept), an option addresses a key through a value that is not a dict, or an option
+            gives a key that holds a number or a boolean a value of another type
+            (``train_cfg.max_epochs=abc``; see :func:`check_option_types`).
     """
     if path.startswith(PREFIX):
         path = shipped_config(path)
@@ -104,6 +106,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
                 if not isinstance(node, (dict, list, tuple)):
                     raise ConfigError(f'--cfg-options {key}=...: {".".join(parts[:i + 1])} holds '
                                       f'{node!r}, not a dict, so it has no key {parts[i + 1]!r}')
+        check_option_types(tree, cfg_options)
         try:
             cfg.merge_from_dict(cfg_options)
         except (KeyError, TypeError, ValueError, IndexError) as err:
@@ -111,3 +114,49 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg.get('default_scope') is None:
         cfg.default_scope = 'zoo'
     return cfg
+
+
+def _lookup(tree, key: str):
+    """The value at a dotted key path of a config dict, or ``_MISSING``."""
+    node = tree
+    for part in key.split('.'):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+_MISSING = object()
+
+
+def check_option_types(tree: dict, cfg_options: dict) -> None:
+    """Refuse an option that gives a number or a boolean key a value of another type.
+
+    mmengine's ``--cfg-options`` parser turns ``2`` into an int, ``0.5`` into a float,
+    ``True`` into a bool and anything else into a string, so ``train_cfg.max_epochs=abc`` would
+    reach the training loop as the string ``'abc'``. An int key takes an int (a float key an int
+    or a float; a bool key a bool); keys holding None, strings, lists or dicts are not checked
+    (their types vary by design).
+
+    Raises:
+        ConfigError: naming the key, the value given and the type expected.
+    """
+    for key, value in cfg_options.items():
+        old = _lookup(tree, key)
+        if old is _MISSING or old is None:
+            continue
+        if isinstance(old, bool):
+            ok, expected = isinstance(value, bool), 'True or False'
+        elif isinstance(old, int):
+            ok, expected = isinstance(value, int) and not isinstance(value, bool), 'an integer'
+        elif isinstance(old, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            expected = 'a number'
+        else:
+            continue
+        if not ok:
+            raise ConfigError(f'--cfg-options {key}={value!r}: expected {expected} (the config '
+                              f'holds {old!r}), got a {type(value).__name__}')

@@ -20,6 +20,7 @@ import statistics
 from typing import Optional
 
 from registry import ConfigError
+from zoo.runner.atomic import atomic_write
 
 from .run import MANIFEST, STATUS, read_json, write_json
 
@@ -282,13 +283,13 @@ def write_results(out_dir: str, runs: list[dict], manifest: Optional[dict] = Non
     rows = aggregate(runs)
     classes = list(dict.fromkeys(c for r in rows for c in r['class_AP']))
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, 'results.md'), 'w') as f:
+    with atomic_write(os.path.join(out_dir, 'results.md')) as f:
         f.write(_markdown(rows, manifest, classes))
     fields = (['variant', 'seeds', 'runs', 'failed'] + [x for c in METRICS for x in (c, f'{c}_std')]
               + [x for c in classes for x in (f'AP_{c}', f'AP_{c}_std')]
               + ['params', 'gflops', 'input_size', 'latency_ms', 'latency_ms_std', 'device',
                  'threads', 'train_time_s', 'train_time_s_std', 'changes'])
-    with open(os.path.join(out_dir, 'results.csv'), 'w', newline='') as f:
+    with atomic_write(os.path.join(out_dir, 'results.csv'), newline='') as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for r in rows:

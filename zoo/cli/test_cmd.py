@@ -36,11 +36,9 @@ def write_metrics(path: str, metrics: dict, checkpoint: str) -> None:
     for name, value in (metrics or {}).items():
         value = float(value)
         clean[name] = None if math.isnan(value) else value
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    from zoo.runner.atomic import atomic_write
+    with atomic_write(path) as f:
         json.dump({'checkpoint': os.path.abspath(checkpoint), 'metrics': clean}, f, indent=1)
-    os.replace(tmp, path)
 
 
 def run(args) -> int:

@@ -19,6 +19,12 @@ def add_parsers(sub, common) -> None:
     p.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
                    help='continue a stopped run: from CKPT, or, without it, from the latest '
                         'checkpoint in the work dir')
+    p.add_argument('--overwrite', action='store_true',
+                   help='train into a work dir that holds another run, deleting its checkpoints '
+                        'and logs first (without it such a work dir is refused)')
+    p.add_argument('--load-partial', action='store_true',
+                   help='with load_from: load only the weights whose name and shape fit the '
+                        'model (fine-tuning), listing what was skipped')
     p.add_argument('--amp', action='store_true',
                    help='mixed precision (mmengine AmpOptimWrapper); needs CUDA')
     p.add_argument('--seed', type=int, default=None, help='random seed (default: config, else 0)')
@@ -38,6 +44,7 @@ def run(args) -> int:
 
     from registry import ConfigError
     from zoo.config import load_config
+    from zoo.runner import workdir
     from zoo.runner.build import build_runner
 
     cfg = load_config(args.config, args.cfg_options)
@@ -61,7 +68,10 @@ def run(args) -> int:
         randomness['deterministic'] = True
     cfg.randomness = randomness
     cfg.launcher = args.launcher
+    if args.load_partial:
+        cfg.load_partial = True
+    stale = workdir.check_work_dir(cfg.work_dir, args.config, bool(args.resume), args.overwrite)
     runner = build_runner(cfg)
-    runner.train()
+    workdir.train(runner, args.config, stale)
     print(f'training finished; checkpoints and logs in {cfg.work_dir}')
     return 0

@@ -21,18 +21,16 @@ def load_model(cfg, checkpoint_path: str, device: str):
 
     Raises:
         FileNotFoundError, CheckpointError: see :func:`zoo.checkpoint.load_checkpoint_file`.
-        ValueError: the checkpoint's keys do not fit the model (missing and unexpected named).
+        ConfigError: the checkpoint holds another model (:func:`zoo.identity.check_checkpoint`
+            names the file, the config and the differing keys).
     """
     from zoo.checkpoint import install, load_checkpoint_file
+    from zoo.identity import check_checkpoint
 
     install()
     registry.discover()
     model = build_detector(cfg.model)
     ckpt = load_checkpoint_file(checkpoint_path)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f'checkpoint {checkpoint_path!r} does not fit the model of the config: '
-                         f'missing keys {missing[:10]}{"..." if len(missing) > 10 else ""}, '
-                         f'unexpected keys {unexpected[:10]}{"..." if len(unexpected) > 10 else ""}')
+    state = check_checkpoint(ckpt, cfg, model, checkpoint_path)
+    model.load_state_dict({k.removeprefix('module.'): v for k, v in state.items()})
     return model.to(device).eval()

@@ -17,7 +17,10 @@ import registry
 from registry import ConfigError
 from zoo.detectors.builder import build_detector
 
-from . import alternating_loop, checkpoint, hooks  # noqa: F401  (they register parts)
+from . import alternating_loop, checkpoint, checkpoint_hook, hooks, identity, nonfinite  # noqa: F401
+from .data_check import check_dataset_args
+
+# alternating_loop, checkpoint_hook, hooks, identity and nonfinite register parts when imported
 
 _RUNNER_KEYS = (
     'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',
@@ -69,6 +72,7 @@ def build_runner(cfg: Config) -> Runner:
     checkpoint.install()
     registry.discover()
     registry.validate_types(cfg.to_dict())
+    check_dataset_args(cfg)
     if 'work_dir' not in cfg:
         raise ConfigError('no work_dir: pass --work-dir or set work_dir in the config')
     randomness = dict(cfg.get('randomness') or {})
@@ -79,6 +83,13 @@ def build_runner(cfg: Config) -> Runner:
     custom_hooks = list(cfg.get('custom_hooks') or [])
     if not any(h.get('type') == 'EpochSeedHook' for h in custom_hooks):
         custom_hooks.append(dict(type='EpochSeedHook', seed=randomness['seed']))
+    for guard in ('NonFiniteGuardHook', 'CheckpointIdentityHook'):  # always: docs/guarantees.md
+        if not any(h.get('type') == guard for h in custom_hooks):
+            custom_hooks.append(dict(type=guard))
+    hooks_cfg = cfg.get('default_hooks') or {}
+    if (hooks_cfg.get('checkpoint') or {}).get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
+        # the new best checkpoint is complete before the previous one is removed
+        hooks_cfg['checkpoint']['type'] = 'SafeCheckpointHook'
     if cfg.get('launcher', 'none') != 'none' and not torch.cuda.is_available():
         env = dict(cfg.get('env_cfg') or {})
         env['dist_cfg'] = dict(env.get('dist_cfg') or {}, backend='gloo')  # NCCL needs GPUs

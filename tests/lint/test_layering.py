@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# tests/lint/, not tests/: a test module directly in tests/ would put tests/ on sys.path, and its
+# folders plugins/, registry/ and zoo/ would shadow the packages of the same names.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _tool(name: str) -> str:

@@ -1,0 +1,130 @@
+"""One run per work dir: a work dir that holds checkpoints is not trained into again unless the
+run is resumed (``--resume``) or explicitly replaced (``--overwrite``).
+
+Without this, training again into a finished work dir replaced its checkpoints one by one, and
+after a failed second run the dir mixed the two runs (``zoo test WORK_DIR`` then evaluated
+whatever was left). ``zoo train`` also keeps a small run record, ``zoo_run.json``, beside the
+checkpoints and the config mmengine dumps there: the config file, the model's fingerprint
+(:mod:`zoo.runner.identity`), and whether the run is ``running``, ``finished`` or ``failed``.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import time
+from typing import Optional
+
+from registry import ConfigError
+
+from . import atomic
+
+RECORD = 'zoo_run.json'
+_TIMESTAMP = re.compile(r'^\d{8}_\d{6}$')  # mmengine's log folders, e.g. 20260101_120000
+
+
+def read_record(work_dir: str) -> Optional[dict]:
+    """The run record of ``work_dir``, or None (absent or unreadable)."""
+    try:
+        with open(os.path.join(work_dir, RECORD)) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def write_record(work_dir: str, **fields) -> None:
+    """Update the run record of ``work_dir`` (written atomically)."""
+    record = read_record(work_dir) or {}
+    record.update(fields)
+    atomic.write_text(os.path.join(work_dir, RECORD), json.dumps(record, indent=1))
+
+
+def run_artifacts(work_dir: str) -> list[str]:
+    """What a previous run left in ``work_dir``: checkpoints, ``last_checkpoint``, mmengine's
+    timestamped log folders, the run record (sorted paths)."""
+    if not os.path.isdir(work_dir):
+        return []
+    found = glob.glob(os.path.join(glob.escape(work_dir), '*.pth'))
+    found += [os.path.join(work_dir, n) for n in ('last_checkpoint', RECORD)
+              if os.path.isfile(os.path.join(work_dir, n))]
+    found += [os.path.join(work_dir, n) for n in os.listdir(work_dir)
+              if _TIMESTAMP.match(n) and os.path.isdir(os.path.join(work_dir, n))]
+    return sorted(found)
+
+
+def check_work_dir(work_dir: str, config: str, resume: bool, overwrite: bool) -> list[str]:
+    """Refuse a work dir that holds another run, unless resuming or overwriting.
+
+    Returns:
+        The previous run's files to remove once the new run is built (with ``overwrite``), else
+        an empty list.
+
+    Raises:
+        ConfigError: ``work_dir`` holds checkpoints (of a finished, failed, unfinished or other
+            run: said which, with its config) and neither ``resume`` nor ``overwrite`` is set;
+            or both are set.
+    """
+    if resume and overwrite:
+        raise ConfigError('--resume and --overwrite contradict each other: resume continues the '
+                          'run in the work dir, overwrite deletes it')
+    artifacts = run_artifacts(work_dir)
+    checkpoints = [p for p in artifacts if p.endswith('.pth') or p.endswith('last_checkpoint')]
+    if resume or not checkpoints:
+        return []
+    if overwrite:
+        return artifacts
+    record = read_record(work_dir) or {}
+    state = record.get('state')
+    what = {'finished': 'a finished run', 'failed': 'a failed run',
+            'running': 'an unfinished run (stopped or still running)'}.get(state, 'a run')
+    if record.get('config') and os.path.abspath(record['config']) != os.path.abspath(config):
+        what += f' of another config ({record["config"]})'
+    elif record.get('config'):
+        what += f' of {record["config"]}'
+    names = ', '.join(os.path.basename(p) for p in checkpoints[:4])
+    raise ConfigError(
+        f'work dir {work_dir!r} already holds {what} ({names}{", ..." if len(checkpoints) > 4 else ""}). '
+        'Its checkpoints would be replaced and mixed with the new run\'s: continue it with '
+        '--resume, train into another --work-dir, or pass --overwrite to delete its '
+        'checkpoints and logs first')
+
+
+def remove_artifacts(paths: list[str], keep: str = '') -> None:
+    """Delete a previous run's files (``check_work_dir(..., overwrite=True)``), except ``keep``
+    (the new run's log folder)."""
+    for path in paths:
+        if keep and os.path.abspath(path) == os.path.abspath(keep):
+            continue
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+    if paths:
+        print(f'--overwrite: removed {len(paths)} file(s) and folder(s) of the previous run')
+
+
+def train(runner, config: str, stale: list[str]) -> None:
+    """``runner.train()`` with the run record kept, the previous run's files (``stale``) removed
+    first, and a divergence error completed with the checkpoint to go on from.
+
+    Raises:
+        NonFiniteError: with a note naming the newest checkpoint verified finite (or none).
+        Whatever training raises, after recording the run as failed.
+    """
+    from zoo.identity import model_identity
+    from .nonfinite import NonFiniteError, recovery_note
+    work_dir = runner.work_dir
+    remove_artifacts(stale, keep=runner.log_dir)
+    write_record(work_dir, config=os.path.abspath(config), state='running', started=time.time(),
+                 fingerprint=model_identity(runner.cfg)['fingerprint'], detector=runner.cfg.model.type)
+    try:
+        runner.train()
+    except BaseException as err:
+        write_record(work_dir, state='failed', error=f'{type(err).__name__}: {err}'[:500])
+        if isinstance(err, NonFiniteError):
+            err.add_note(recovery_note(work_dir))
+        raise
+    write_record(work_dir, state='finished', finished=time.time())
