@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from .config_cmd import add_cfg_options
+from .data_options import add_data_options, prepare_run_config
 from .train_cmd import config_name
 
 
@@ -19,6 +20,7 @@ def add_parsers(sub, common) -> None:
                                      'coco/bbox_mAP_50) to this JSON file; NaN becomes null')
     p.add_argument('--work-dir', help='where the test logs go')
     add_cfg_options(p)
+    add_data_options(p)
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.set_defaults(func=run)
 
@@ -78,6 +80,7 @@ def run(args) -> int:
     cfg.load_from, cfg.resume, cfg.launcher = args.checkpoint, False, args.launcher
     for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
         cfg.pop(key, None)  # testing needs none of the training machinery
+    prepare_run_config(cfg, args, cfg.work_dir)
     prefix = None
     if args.out:
         if not args.out.endswith('.json'):
