@@ -3,7 +3,6 @@ here by hand from the BCCD XML files (not by `zoo data convert`, which the tests
 them): VOC copies the XML; COCO's bbox is [xmin - 1, ymin - 1, xmax - xmin, ymax - ymin];
 YOLO's line is the class id and ((xmin - 1 + xmax - 1) / 2 / W, ..., (xmax - xmin) / W, ...)."""
 import json
-import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -36,11 +35,9 @@ def voc_objects(stem):
 
 
 def _link(src, dst):
+    """A copy (never a hard link: tests edit these files, and data/BCCD must stay as it is)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy(src, dst)
+    shutil.copy(src, dst)
 
 
 def make_voc(root, train=TRAIN, val=VAL):

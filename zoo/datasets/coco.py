@@ -4,8 +4,9 @@ The file is read with :mod:`json` (so a syntax error names the file, line and co
 indexed with pycocotools' :class:`~pycocotools.coco.COCO`. COCO boxes are ``[x, y, w, h]`` in
 continuous pixels; the zoo's are ``[x, y, x + w, y + h]`` (no "+1", the same as mmdet 3.x).
 ``iscrowd=1`` (or ``ignore=1``) makes a box ignored (``ignore_flag=1``), as COCOeval treats
-crowd regions. Annotations of an image or a category that the file does not list are left
-out and counted in the dataset's one warning.
+crowd regions. Annotations of an image or a category that the file does not list, and the
+repeats of an image id (pycocotools keeps the last entry), are left out and counted in the
+dataset's one warning.
 """
 from __future__ import annotations
 
@@ -149,6 +150,8 @@ class CocoDataset(BaseDetDataset):
         self._categories()
         label_of = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
         records = []
+        repeated = len(self.coco.dataset['images']) - len(self.coco.imgs)
+        self.box_ledger.leave_out('duplicate image id', osp.basename(self.ann_file), repeated)
         for ann in self.coco.dataset['annotations']:
             if ann['image_id'] not in self.coco.imgs:
                 self.box_ledger.leave_out('annotation of an unknown image',
