@@ -38,7 +38,8 @@ def _train_test_infer(make_dataset, tmp_path, fmt, repeat=False):
         assert tuple(ev['classes']) == CLASSES
 
     metrics = tmp_path / 'metrics.json'
-    assert main(['test', str(written), str(work), '--metrics', str(metrics)]) == 0
+    assert main(['test', str(written), str(work), '--metrics', str(metrics),
+                 '--work-dir', str(tmp_path / 'test')]) == 0
     assert 'coco/bbox_mAP_50' in json.loads(metrics.read_text())['metrics']
 
     image = str(data / ('JPEGImages' if fmt == 'voc' else 'images/val') / f'{VAL[0]}.jpg')
@@ -88,6 +89,23 @@ def test_a_folder_without_val_gets_a_seeded_recorded_split(make_dataset, tmp_pat
         assert not sizes['val_dataloader'] & sizes['train_dataloader']  # no leak
         lists.append((open(rec['train']).read(), open(rec['val']).read()))
     assert lists[0] == lists[1]  # the same seed, the same split
+
+
+def test_infer_with_data_takes_class_names_and_num_classes_only(make_dataset, tmp_path):
+    """`zoo infer RECIPE CKPT IMAGES --data DIR`: the names and num_classes, no split written."""
+    from argparse import Namespace
+
+    from zoo.cli.data_options import prepare_run_config
+    from zoo.config import load_config
+    data = make_dataset('yolo', val=[])
+    (data / 'data.yaml').write_text((data / 'data.yaml').read_text().replace(
+        'names: [Platelets, RBC, WBC]', 'names: [a, b, c, d]'))
+    cfg = load_config(ZF_BCCD)
+    prepare_run_config(cfg, Namespace(data=str(data), classes=None, val_fraction=0.2),
+                       str(tmp_path / 'out'), loaders=False)
+    assert cfg.classes == ('a', 'b', 'c', 'd') and cfg.model.roi_head.bbox_head.num_classes == 4
+    assert cfg.val_dataloader.dataset.type == 'VOCDataset'  # the loaders are left alone
+    assert not (tmp_path / 'out').exists()
 
 
 def test_val_fraction_out_of_range_is_a_config_error(make_dataset, tmp_path, capsys):

@@ -112,3 +112,15 @@ def test_convert_from_every_format_reads_back_the_same(make_dataset, tmp_path, f
         assert a.counts == b.counts and not b.problems
         for split in a.sizes:
             np.testing.assert_array_equal(np.sort(a.sizes[split], 0), np.sort(b.sizes[split], 0))
+
+
+def test_convert_to_voc_rounds_fractional_corners_to_the_nearest_pixel(make_dataset, tmp_path):
+    coco = make_dataset('coco')
+    path = coco / 'annotations' / 'instances_train.json'
+    data = json.loads(path.read_text())
+    data['annotations'][0]['bbox'] = [10.7, 20.2, 30.6, 40.5]  # xyxy (10.7, 20.2, 41.3, 60.7)
+    path.write_text(json.dumps(data))
+    assert main(['data', 'convert', str(coco), str(tmp_path / 'v'), '--to', 'voc']) == 0
+    stem = data['images'][0]['file_name'][:-4]
+    # round(v) + 1 each: 11 + 1, 20 + 1, 41 + 1, 61 + 1 (a truncation would give 11, 21, 42, 61)
+    assert _voc_boxes(tmp_path / 'v')[stem][0][1] == (12, 21, 42, 62)

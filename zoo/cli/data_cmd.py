@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-#: the recipe whose anchors `inspect` checks by default (the README's main job)
-DEFAULT_RECIPE = os.path.join('configs', 'faster_rcnn', 'faster_rcnn_zf_bccd.py')
+#: the recipe whose anchors `inspect` checks by default (the README's main job), in the checkout
+DEFAULT_RECIPE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'configs', 'faster_rcnn', 'faster_rcnn_zf_bccd.py')
 
 
 def add_parsers(sub, common) -> None:
@@ -22,8 +23,9 @@ def add_parsers(sub, common) -> None:
     i.add_argument('path', help='a Pascal VOC, COCO or YOLO folder (or COCO .json / data.yaml)')
     i.add_argument('--classes', nargs='+', metavar='NAME', help='class names, in label order')
     i.add_argument('--config', default=None, metavar='RECIPE',
-                   help=f'the recipe whose anchors to check (default {DEFAULT_RECIPE} when it '
-                        f'exists; "none" to skip)')
+                   help='the recipe whose anchors to check (default the README\'s '
+                        'configs/faster_rcnn/faster_rcnn_zf_bccd.py when the checkout has it; '
+                        '"none" to skip)')
     i.add_argument('--thr', type=float, default=0.5, help='IoU of the best possible recall (0.5)')
     i.add_argument('--plot', default=None, metavar='PNG',
                    help='where the box-size plot goes (default <folder name>_box_sizes.png)')

@@ -240,8 +240,10 @@ def write_run_config(cfg, work_dir: str, argv: Optional[Sequence[str]] = None) -
     """Write the merged config to ``<work_dir>/config.py`` (atomically) and return the path.
 
     The file holds every value (no ``_base_``), so ``zoo train <work_dir>/config.py`` repeats
-    the run without ``--data``. ``work_dir`` itself is left out: a repeated run goes where its
-    own ``--work-dir`` (or the default) says, and does not overwrite this one.
+    the run without ``--data``. ``work_dir`` itself is left out: a command run on this file
+    writes where its own ``--work-dir`` (or the default, ``work_dirs/config``) says, so neither
+    a repeated run nor ``zoo test`` (whose runner dumps its own config under the file's name)
+    overwrites this run's folder.
     """
     from mmengine.config import Config
     data = _plain(cfg) if not isinstance(cfg, dict) else dict(cfg)

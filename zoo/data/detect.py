@@ -14,7 +14,8 @@ Three layouts are recognised:
   training file, by id (``--classes`` picks a subset, in its order).
 * **YOLO (Ultralytics)**: ``data.yaml`` (``path``, ``train``, ``val``, ``test``, ``names``), or
   without it ``images/<split>/`` and ``labels/<split>/`` folders (then ``--classes`` names the
-  classes). A split is a folder of images or a ``.txt`` list of image paths.
+  classes). A split is a folder of images or a ``.txt`` list of image paths, relative to
+  ``path`` (a ``../x`` that does not exist is read as ``x``, as Ultralytics does).
 
 :func:`detect_data` returns a :class:`DataSource`; :func:`zoo.data.config_from_data` turns it
 into dataloaders, evaluators and ``num_classes``.
@@ -247,6 +248,8 @@ def _yolo(root: str, classes) -> DataSource:
             if not isinstance(value, str):
                 raise ConfigError(f'{yaml_path}: `{name}` must be one folder or .txt file, got '
                                   f'{value!r}')
+            if value.startswith('../') and not osp.exists(osp.join(root, value)):
+                value = value[3:]  # Ultralytics' fallback for exports written one level up
             splits[name] = dict(type='YOLODataset', data_root=root, split=value)
         raw = spec.get('names')
         if isinstance(raw, dict):
