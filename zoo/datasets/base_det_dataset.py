@@ -118,7 +118,9 @@ class BaseDetDataset(Dataset, metaclass=ABCMeta):
         palette: one RGB colour per class for visualisation; default :func:`default_palette`.
 
     Raises:
-        ConfigError: bad ``classes``, ``palette`` or ``indices``; an unknown transform type.
+        ConfigError: bad ``classes``, ``palette`` or ``indices``; an unknown transform type; no
+            image left to use (an empty split, or every image without a box and
+            ``filter_empty_gt``), naming the split and the folder.
         DatasetError: an unusable annotation file (unless ``skip_bad_samples``).
     """
 
