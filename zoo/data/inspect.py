@@ -140,8 +140,11 @@ def anchor_coverage(source: DataSource, recipe: str, thr: float = 0.5) -> tuple:
     """(line, best possible recall of the recipe's first anchor generator) on the training boxes
     of ``source``, scaled as the recipe's training pipeline resizes them; (reason, None) when it
     cannot be computed (no anchors in the recipe, unusable training data)."""
+    import logging
     import tempfile
     import warnings
+
+    from mmengine.logging import MMLogger
 
     from registry import ConfigError
 
@@ -150,6 +153,9 @@ def anchor_coverage(source: DataSource, recipe: str, thr: float = 0.5) -> tuple:
     from ..datasets import DatasetError, DatasetWarning
     from .config_from_data import apply_data
     cfg = load_config(recipe)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # the dataset's warnings repeat problems listed already
     try:
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             warnings.simplefilter('ignore', DatasetWarning)
@@ -158,6 +164,8 @@ def anchor_coverage(source: DataSource, recipe: str, thr: float = 0.5) -> tuple:
             wh, how = box_sizes_from_config(cfg, split=None)
     except (ConfigError, DatasetError) as err:
         return f'anchor coverage of {recipe}: not computed ({err})', None
+    finally:
+        logger.setLevel(level)
     lines, first = [], None
     for path, kind, anchors in config_anchor_shapes(cfg):
         mean_iou, bpr = anchor_stats(wh, anchors, thr)
@@ -224,8 +232,13 @@ def plot_box_sizes(report: Report, path: str) -> str:
         if len(wh):
             ax.scatter(np.maximum(wh[:, 0], 0.5), np.maximum(wh[:, 1], 0.5), s=6, alpha=0.5,
                        label=f'{split} ({len(wh)})')
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
     ax.set_xscale('log')
     ax.set_yscale('log')
+    for axis in (ax.xaxis, ax.yaxis):  # powers of two in plain pixels, as anchor sizes go
+        axis.set_major_locator(FixedLocator([2.0 ** k for k in range(0, 15)]))
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel('box width (pixels)')
     ax.set_ylabel('box height (pixels)')
     ax.set_title(f'box sizes: {osp.basename(report.raw.source.root)}')
