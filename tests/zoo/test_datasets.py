@@ -190,11 +190,11 @@ def test_difficult_becomes_ignored_and_outside_is_clipped_or_dropped(tmp_path):
     assert results['gt_ignore_flags'].tolist() == [True] + [False] * (len(inst) - 1)
 
 
-def test_split_file_missing_falls_back_with_a_warning(tmp_path):
-    root = make_voc(tmp_path)
-    with pytest.warns(DatasetWarning, match=r'trian\.txt does not exist'):
-        dataset = VOCDataset(str(root), classes=CLASSES, split='trian')
-    assert len(dataset) == 3
+def test_split_file_missing_is_an_error_naming_the_file(tmp_path):
+    root = make_voc(tmp_path)  # never a silent switch to every annotation (issue #16)
+    with pytest.raises(ConfigError, match=r'split file .*ImageSets/Main/trian\.txt does not exist'):
+        VOCDataset(str(root), classes=CLASSES, split='trian')
+    assert len(VOCDataset(str(root), classes=CLASSES)) == 3  # no split: every XML file
     with pytest.raises(ConfigError, match='not a folder'):
         VOCDataset(str(tmp_path / 'nowhere'), classes=CLASSES)
 

@@ -15,7 +15,7 @@ from registry import ConfigError
 
 from .kmeans import split_by_area
 
-__all__ = ['anchor_config_text', 'find_anchor_generators']
+__all__ = ['anchor_config_text', 'config_anchor_shapes', 'find_anchor_generators']
 
 DEFAULT_YOLO_STRIDES = (8, 16, 32)
 
@@ -77,3 +77,19 @@ def anchor_config_text(base_config: str, out_path: str, model_cfg: dict, anchors
     head = ''.join(f'# {line}\n' for line in comment.splitlines())
     return (f'{head}_base_ = [{base!r}]\n'
             + _nested(path, f'dict(base_sizes={sizes})'))
+
+
+def config_anchor_shapes(cfg) -> list:
+    """(key path, type, float64 (K, 2) anchor (w, h) in pixels) of every anchor generator of
+    ``cfg.model``, each built from the ``anchor_generator`` catalogue."""
+    import numpy as np
+
+    import registry
+    model = cfg['model']
+    model = model.to_dict() if hasattr(model, 'to_dict') else dict(model)
+    out = []
+    for path, gen_cfg in find_anchor_generators(model):
+        gen = registry.build('anchor_generator', gen_cfg, key=path)
+        boxes = np.concatenate([b.numpy() for b in gen.base_anchors]).astype(np.float64)
+        out.append((path, gen_cfg.get('type'), boxes[:, 2:] - boxes[:, :2]))
+    return out

@@ -34,17 +34,8 @@ def add_parsers(sub, common) -> None:
 
 def _config_anchors(cfg):
     """(key path, type, (K, 2) float array) of each anchor scheme of the model, built."""
-    import numpy as np
-
-    import registry
-    from zoo.anchors import find_anchor_generators
-    out = []
-    for path, gen_cfg in find_anchor_generators(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict')
-                                                else dict(cfg.model)):
-        gen = registry.build('anchor_generator', gen_cfg, key=path)
-        boxes = np.concatenate([b.numpy() for b in gen.base_anchors]).astype(np.float64)
-        out.append((path, gen_cfg.get('type'), boxes[:, 2:] - boxes[:, :2]))
-    return out
+    from zoo.anchors import config_anchor_shapes
+    return config_anchor_shapes(cfg)
 
 
 def run(args) -> int:

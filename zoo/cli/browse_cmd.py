@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from .config_cmd import add_cfg_options
+from .data_options import add_data_options, prepare_run_config
 
 
 def add_parsers(sub, common) -> None:
@@ -17,6 +18,7 @@ def add_parsers(sub, common) -> None:
     p.add_argument('--out-dir', required=True)
     p.add_argument('-n', type=int, default=8, help='how many images (8)')
     add_cfg_options(p)
+    add_data_options(p)
     p.set_defaults(func=run)
 
 
@@ -27,6 +29,7 @@ def run(args) -> int:
     from zoo.visualization import draw_detections
 
     cfg = load_config(args.config, args.cfg_options)
+    prepare_run_config(cfg, args, args.out_dir)
     key = f'{args.split}_dataloader'
     if key not in cfg:
         raise ConfigError(f'{args.config} has no {key}')

@@ -25,6 +25,8 @@ def add_parsers(sub, common) -> None:
                    help='also draw the N best RPN proposals (two-stage models; '
                         'ignored for a one-stage model, which makes none)')
     p.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
+    from .data_options import add_data_options
+    add_data_options(p)
     p.set_defaults(func=run)
 
 
@@ -64,6 +66,8 @@ def run(args) -> int:
     from zoo.runner.atomic import atomic_write
 
     cfg = load_config(args.config)
+    from .data_options import prepare_run_config
+    prepare_run_config(cfg, args, args.out_dir, loaders=False)  # --data: class names, num_classes
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     from zoo.checkpoint import resolve_checkpoint
     from zoo.detectors.builder import load_model

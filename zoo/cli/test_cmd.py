@@ -7,6 +7,7 @@ import os
 from zoo.checkpoint import resolve_checkpoint
 
 from .config_cmd import add_cfg_options
+from .data_options import add_data_options, prepare_run_config
 from .train_cmd import config_name
 
 
@@ -23,6 +24,7 @@ def add_parsers(sub, common) -> None:
                                       'CKPT, else the config\'s work_dir, else '
                                       'work_dirs/<config name>)')
     add_cfg_options(p)
+    add_data_options(p)
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.set_defaults(func=run)
 
@@ -57,6 +59,7 @@ def run(args) -> int:
     cfg.load_from, cfg.resume, cfg.launcher = args.checkpoint, False, args.launcher
     for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
         cfg.pop(key, None)  # testing needs none of the training machinery
+    prepare_run_config(cfg, args, cfg.work_dir)
     prefix = None
     if args.out:
         if not args.out.endswith('.json'):

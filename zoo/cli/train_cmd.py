@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from .config_cmd import add_cfg_options
+from .data_options import add_data_options, prepare_run_config
 
 
 def add_parsers(sub, common) -> None:
@@ -16,6 +17,7 @@ def add_parsers(sub, common) -> None:
     p.add_argument('--work-dir', help='where logs and checkpoints go (default: the config\'s '
                                       'work_dir, else work_dirs/<config name>)')
     add_cfg_options(p)
+    add_data_options(p)
     p.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
                    help='continue a stopped run: from CKPT, or, without it, from the latest '
                         'checkpoint in the work dir')
@@ -71,6 +73,7 @@ def run(args) -> int:
     if args.load_partial:
         cfg.load_partial = True
     stale = workdir.check_work_dir(cfg.work_dir, args.config, bool(args.resume), args.overwrite)
+    prepare_run_config(cfg, args, cfg.work_dir, write_config=True)
     runner = build_runner(cfg)
     workdir.train(runner, args.config, stale)
     print(f'training finished; checkpoints and logs in {cfg.work_dir}')

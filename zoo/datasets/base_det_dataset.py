@@ -29,7 +29,11 @@ the first transform, ``LoadImageFromFile``, does, and adds ``img``. The results 
     gt_ignore_flags  bool tensor (N,)
 
 Bad data: boxes of zero width/height or outside the image are dropped at init with one
-:class:`~zoo.datasets.errors.DatasetWarning`. An unusable annotation file or image raises
+:class:`~zoo.datasets.errors.DatasetWarning`, which also counts what else was left out: images
+without a box (``filter_empty_gt``), annotations of unknown categories or images (COCO) and the
+second and later records of a duplicate image id. A split left with no image at all is a
+:class:`~registry.errors.ConfigError` naming the split and the folder (it would otherwise make
+mmengine's sampler divide by zero). An unusable annotation file or image raises
 :class:`~zoo.datasets.errors.DatasetError` naming the file, or, with ``skip_bad_samples=True``,
 is skipped, recorded in ``bad_samples`` and reported (see :meth:`report`). With a multi-process
 DataLoader each worker keeps its own ``bad_samples``; the warning is printed by the worker.
@@ -43,6 +47,7 @@ from __future__ import annotations
 import colorsys
 import copy
 import operator
+import os.path as osp
 from abc import ABCMeta, abstractmethod
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -89,6 +94,10 @@ def check_classes(classes: Any, owner: str) -> tuple[str, ...]:
     return tuple(classes)
 
 
+def _file_name(path: str) -> str:
+    return osp.basename(str(path)) or str(path)
+
+
 class BaseDetDataset(Dataset, metaclass=ABCMeta):
     """Records parsed at init, served through a transform pipeline (see the module docstring).
 
@@ -109,7 +118,9 @@ class BaseDetDataset(Dataset, metaclass=ABCMeta):
         palette: one RGB colour per class for visualisation; default :func:`default_palette`.
 
     Raises:
-        ConfigError: bad ``classes``, ``palette`` or ``indices``; an unknown transform type.
+        ConfigError: bad ``classes``, ``palette`` or ``indices``; an unknown transform type; no
+            image left to use (an empty split, or every image without a box and
+            ``filter_empty_gt``), naming the split and the folder.
         DatasetError: an unusable annotation file (unless ``skip_bad_samples``).
     """
 
@@ -135,11 +146,22 @@ class BaseDetDataset(Dataset, metaclass=ABCMeta):
         if self.classes is None:
             raise ConfigError(f'{type(self).__name__}: no classes were given or found')
         self.metainfo = dict(classes=self.classes, palette=self._check_palette(palette))
+        records = self._drop_duplicate_ids(records)
+        num_images = len(records)
+        if self.filter_empty_gt and not self.test_mode:
+            for r in records:
+                if not r['instances']:
+                    self.box_ledger.leave_out('image without a box', _file_name(r['img_path']))
+            records = [r for r in records if r['instances']]
         self.box_ledger.report(self._owner())
         self._report_bad_annotations()
-
-        if self.filter_empty_gt and not self.test_mode:
-            records = [r for r in records if r['instances']]
+        if not records:
+            raise ConfigError(
+                f'{self._owner()}: the split has no image to use: '
+                + (f'every one of its {num_images} images has no box (filter_empty_gt=True)'
+                   if num_images else 'it lists no image')
+                + (f' (images skipped as unusable: {len(self.bad_samples)})'
+                   if self.bad_samples else ''))
         self.data_list: list[dict] = self._select(records, indices)
 
     # to be implemented by subclasses ----------------------------------------------------
@@ -150,6 +172,17 @@ class BaseDetDataset(Dataset, metaclass=ABCMeta):
     def _owner(self) -> str:
         """How messages name this dataset, e.g. ``VOCDataset(data/BCCD)``."""
         return type(self).__name__
+
+    def _drop_duplicate_ids(self, records: list[dict]) -> list[dict]:
+        """``records`` without the second and later records of an ``img_id`` (counted)."""
+        seen, out = set(), []
+        for r in records:
+            if r['img_id'] in seen:
+                self.box_ledger.leave_out('duplicate image id', _file_name(r['img_path']))
+                continue
+            seen.add(r['img_id'])
+            out.append(r)
+        return out
 
     # helpers for subclasses -----------------------------------------------------------------
     def _bad_annotation(self, err: DatasetError) -> None:

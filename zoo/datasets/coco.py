@@ -4,7 +4,9 @@ The file is read with :mod:`json` (so a syntax error names the file, line and co
 indexed with pycocotools' :class:`~pycocotools.coco.COCO`. COCO boxes are ``[x, y, w, h]`` in
 continuous pixels; the zoo's are ``[x, y, x + w, y + h]`` (no "+1", the same as mmdet 3.x).
 ``iscrowd=1`` (or ``ignore=1``) makes a box ignored (``ignore_flag=1``), as COCOeval treats
-crowd regions.
+crowd regions. Annotations of an image or a category that the file does not list, and the
+repeats of an image id (pycocotools keeps the last entry), are left out and counted in the
+dataset's one warning.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from registry.errors import ConfigError
 
 from .base_det_dataset import BaseDetDataset
 from .errors import DatasetError
+from .pixel_rules import coco_to_xyxy
+from .split_files import read_split_file
 
 
 def load_coco_json(path: str) -> COCO:
@@ -76,6 +80,10 @@ class CocoDataset(BaseDetDataset):
             of the file, and boxes of other categories are left out (mmdet's ``classes``
             selection). None: every category of the file, ordered by category id.
         data_root: optional folder that ``ann_file`` and ``img_prefix`` are relative to.
+        split: optional text file (relative to ``data_root``, or absolute) listing the image ids
+            to use, one a line, e.g. a validation split carved out of one file by ``--data``;
+            None: every image of the file. A missing file, or an id the JSON file does not
+            hold, is a config error.
         pipeline, test_mode, filter_empty_gt, skip_bad_samples, indices, palette: see
             :class:`~zoo.datasets.base_det_dataset.BaseDetDataset`.
 
@@ -88,7 +96,8 @@ class CocoDataset(BaseDetDataset):
             dataset); an image entry without ``file_name``/``width``/``height`` or an annotation
             whose ``bbox`` is not four numbers (skipped, with its image, under
             ``skip_bad_samples``).
-        ConfigError: a name of ``classes`` is not a category of the file.
+        ConfigError: a name of ``classes`` is not a category of the file; a bad ``split``; no
+            usable image in the split.
     """
 
     def __init__(self,
@@ -96,6 +105,7 @@ class CocoDataset(BaseDetDataset):
                  img_prefix: str = '',
                  classes: Optional[Sequence[str]] = None,
                  data_root: Optional[str] = None,
+                 split: Optional[str] = None,
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = False,
                  filter_empty_gt: bool = False,
@@ -104,6 +114,8 @@ class CocoDataset(BaseDetDataset):
                  palette: Optional[Sequence[Sequence[int]]] = None):
         self.ann_file = osp.join(data_root, ann_file) if data_root else str(ann_file)
         self.img_prefix = osp.join(data_root, img_prefix) if data_root else str(img_prefix)
+        self.data_root = data_root
+        self.split = split
         self.coco: Optional[COCO] = None
         self.cat_ids: list[int] = []
         super().__init__(classes, pipeline=pipeline, test_mode=test_mode,
@@ -111,7 +123,8 @@ class CocoDataset(BaseDetDataset):
                          indices=indices, palette=palette)
 
     def _owner(self) -> str:
-        return f'CocoDataset({self.ann_file})'
+        split = f', split={self.split!r}' if self.split else ''
+        return f'CocoDataset({self.ann_file}{split})'
 
     def _categories(self) -> None:
         """Set ``classes`` and ``cat_ids`` from the file (and the configured ``classes``)."""
@@ -137,12 +150,35 @@ class CocoDataset(BaseDetDataset):
         self._categories()
         label_of = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
         records = []
-        for img_id in sorted(self.coco.getImgIds()):
+        repeated = len(self.coco.dataset['images']) - len(self.coco.imgs)
+        self.box_ledger.leave_out('duplicate image id', osp.basename(self.ann_file), repeated)
+        for ann in self.coco.dataset['annotations']:
+            if ann['image_id'] not in self.coco.imgs:
+                self.box_ledger.leave_out('annotation of an unknown image',
+                                          osp.basename(self.ann_file))
+            elif ann['category_id'] not in self.coco.cats:
+                self.box_ledger.leave_out('annotation of an unknown category',
+                                          self.coco.imgs[ann['image_id']].get('file_name', ''))
+        for img_id in self._image_ids():
             try:
                 records.append(self._parse_image(img_id, label_of))
             except DatasetError as err:
                 self._bad_annotation(err)
         return records
+
+    def _image_ids(self) -> list:
+        """The ids of the split (file order), or every image id of the file (sorted)."""
+        if self.split is None:
+            return sorted(self.coco.getImgIds())
+        path = self.split if osp.isabs(self.split) or self.data_root is None \
+            else osp.join(self.data_root, self.split)
+        by_text = {str(i): i for i in self.coco.imgs}
+        ids = read_split_file(path, self._owner())
+        missing = [i for i in ids if i not in by_text]
+        if missing:
+            raise ConfigError(f'{self._owner()}: split file {path} names {len(missing)} image '
+                              f'id(s) that {self.ann_file} does not hold: {missing[:10]}')
+        return [by_text[i] for i in ids]
 
     def _parse_image(self, img_id: int, label_of: dict[int, int]) -> dict:
         info = self.coco.imgs[img_id]
@@ -166,7 +202,7 @@ class CocoDataset(BaseDetDataset):
                 raise DatasetError(f'{where} ({name}): annotation id {ann["id"]} has bbox '
                                    f'{box!r}, not [x, y, w, h] numbers', self.ann_file)
             x, y, w, h = (float(v) for v in box)
-            kept = self.box_ledger.check([x, y, x + w, y + h], width, height, name)
+            kept = self.box_ledger.check(coco_to_xyxy(x, y, w, h), width, height, name)
             if kept is not None:
                 ignore = int(bool(ann.get('iscrowd', 0)) or bool(ann.get('ignore', 0)))
                 instances.append(dict(bbox=kept, bbox_label=label_of[ann['category_id']],

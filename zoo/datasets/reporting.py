@@ -84,16 +84,30 @@ class BoxLedger:
     """
 
     REASONS = ('zero width or height', 'outside the image')
+    #: what else a dataset leaves out while it is parsed, counted in the same warning
+    LEFT_OUT = {'image without a box': 'images without a box',
+                'annotation of an unknown category': 'annotations of unknown categories',
+                'annotation of an unknown image': 'annotations of unknown images',
+                'duplicate image id': 'duplicate image ids'}
 
     def __init__(self):
         self.dropped = {r: 0 for r in self.REASONS}
         self.clipped = 0
+        self.left_out = {r: 0 for r in self.LEFT_OUT}
         self.files: list[str] = []  # files with a dropped or clipped box, in order of discovery
         self._seen: set[str] = set()
 
     @property
     def num_dropped(self) -> int:
         return sum(self.dropped.values())
+
+    def leave_out(self, what: str, source: str, n: int = 1) -> None:
+        """Count ``n`` things of kind ``what`` (one of :attr:`LEFT_OUT`) left out of ``source``."""
+        if what not in self.left_out:
+            raise ValueError(f'unknown kind {what!r}; expected one of {list(self.LEFT_OUT)}')
+        if n:
+            self.left_out[what] += n
+            self._note(source)
 
     def _note(self, source: str) -> None:
         if source not in self._seen:
@@ -127,7 +141,7 @@ class BoxLedger:
 
     def message(self, owner: str) -> Optional[str]:
         """The report's text, or None when every box was kept as it was."""
-        if not self.num_dropped and not self.clipped:
+        if not self.num_dropped and not self.clipped and not any(self.left_out.values()):
             return None
         parts = []
         if self.num_dropped:
@@ -137,6 +151,9 @@ class BoxLedger:
         if self.clipped:
             parts.append(f'clipped {self.clipped} box{"es" if self.clipped != 1 else ""} '
                          f'partly outside the image to its border')
+        left = [f'{n} {what if n == 1 else self.LEFT_OUT[what]}' for what, n in self.left_out.items() if n]
+        if left:
+            parts.append('left out ' + ', '.join(left))
         return (f'{owner}: {" and ".join(parts)}, in {len(self.files)} '
                 f'file{"s" if len(self.files) != 1 else ""}: {name_files(self.files)}')
 
@@ -146,3 +163,4 @@ class BoxLedger:
         if msg:
             warn(msg)
         return msg
+

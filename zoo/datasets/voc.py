@@ -28,7 +28,8 @@ from registry.errors import ConfigError
 
 from .base_det_dataset import BaseDetDataset
 from .errors import DatasetError
-from .reporting import warn
+from .pixel_rules import voc_to_xyxy
+from .split_files import read_split_file
 
 
 def _number(node: Optional[ET.Element], what: str, path: str) -> float:
@@ -56,8 +57,9 @@ class VOCDataset(BaseDetDataset):
         classes: the class names, required (VOC files do not list them); label ``i`` is
             ``classes[i]``. An object whose name is not among them is a config error.
         split: ``'train'`` reads ``ImageSets/Main/train.txt``; a value ending in ``.txt`` is a
-            path (relative to ``data_root``). None, or a split file that does not exist (with a
-            warning), means every ``*.xml`` under ``ann_subdir``, sorted by name.
+            path (relative to ``data_root``, or absolute). None means every ``*.xml`` under
+            ``ann_subdir``, sorted by name. A split file that does not exist is a config error,
+            never a silent switch to every annotation.
         ann_subdir: folder of the XML files, relative to ``data_root``.
         img_subdir: folder of the images, relative to ``data_root``.
         img_suffix: image file = ``<img_subdir>/<id><img_suffix>`` (mmdet's rule; ``<filename>``
@@ -66,7 +68,8 @@ class VOCDataset(BaseDetDataset):
             :class:`~zoo.datasets.base_det_dataset.BaseDetDataset`.
 
     Raises:
-        ConfigError: ``data_root`` or ``ann_subdir`` is not a folder; ``classes`` missing or
+        ConfigError: ``data_root`` or ``ann_subdir`` is not a folder; the split file does not
+            exist; the split has no usable image; ``classes`` missing or
             invalid; an object's class name is not in ``classes`` (names the file, the name and
             the configured classes).
         DatasetError: an XML file is missing or malformed (not XML, no ``<bndbox>``, a
@@ -123,13 +126,8 @@ class VOCDataset(BaseDetDataset):
     def image_ids(self) -> list[str]:
         """The image ids of the split (file order), or of every XML file (sorted)."""
         path = self.split_file()
-        if path is not None and osp.isfile(path):
-            with open(path, encoding='utf-8') as f:
-                # a VOC per-class list has "<id> <1|-1|0>" per line: the id is the first token
-                return [line.split()[0] for line in f if line.strip()]
         if path is not None:
-            warn(f'{self._owner()}: split file {path} does not exist; using every XML file '
-                 f'under {self.ann_dir}')
+            return read_split_file(path, self._owner())
         return sorted(osp.splitext(n)[0] for n in os.listdir(self.ann_dir)
                       if n.endswith('.xml'))
 
@@ -211,7 +209,7 @@ class VOCDataset(BaseDetDataset):
             xmin, ymin, xmax, ymax = (_number(bnd.find(t), f'bndbox/{t}', path)
                                       for t in ('xmin', 'ymin', 'xmax', 'ymax'))
             # 1-based inclusive pixel indices -> the zoo's 0-based xyxy (mmdet 3.x: all minus 1)
-            box = self.box_ledger.check([xmin - 1, ymin - 1, xmax - 1, ymax - 1],
+            box = self.box_ledger.check(voc_to_xyxy(xmin, ymin, xmax, ymax),
                                         width, height, osp.basename(path))
             if box is not None:
                 instances.append(dict(bbox=box, bbox_label=label_of[name],
