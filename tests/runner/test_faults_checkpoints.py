@@ -25,7 +25,7 @@ from conftest import ROOT, write_tiny_config
 def trained(tmp_path_factory):
     """One finished tiny run: (config path, work dir)."""
     base = tmp_path_factory.mktemp('trained')
-    cfg = write_tiny_config(base)
+    cfg = write_tiny_config(base, train_images=1, val_images=1)
     work = base / 'work'
     assert main(['train', cfg, '--work-dir', str(work)]) == 0
     return cfg, work

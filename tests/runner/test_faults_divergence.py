@@ -20,7 +20,7 @@ def _all_finite(path) -> bool:
 
 
 def test_lr_1e6_stops_with_every_checkpoint_finite(tiny_config, tmp_path, capsys):
-    cfg = tiny_config(epochs=2, extra='optim_wrapper = dict(optimizer=dict(lr=1e6))\n'
+    cfg = tiny_config(epochs=2, val_images=1, extra='optim_wrapper = dict(optimizer=dict(lr=1e6))\n'
                                       'train_cfg = dict(max_epochs=2, val_interval=1)\n')
     work = tmp_path / 'w'
     status = main(['train', cfg, '--work-dir', str(work)])

@@ -1,5 +1,7 @@
-"""``zoo train CONFIG [--work-dir D] [--cfg-options ...] [--resume [CKPT]] [--amp] [--seed N]
-[--launcher none|pytorch|slurm]``: train with mmengine's runner, validating as the config says."""
+"""``zoo train CONFIG [--work-dir D] [--cfg-options ...] [--resume [CKPT]] [--overwrite]
+[--load-partial] [--amp] [--seed N] [--launcher none|pytorch|slurm]``: train with mmengine's
+runner, validating as the config says. A work dir holding another run is refused unless the run
+is resumed or overwritten (:mod:`zoo.runner.workdir`)."""
 from __future__ import annotations
 
 import os
@@ -71,6 +73,9 @@ def run(args) -> int:
     cfg.randomness = randomness
     cfg.launcher = args.launcher
     if args.load_partial:
+        if not cfg.get('load_from') or args.resume:
+            raise ConfigError('--load-partial loads the weights of load_from (--cfg-options '
+                              'load_from=CKPT) that fit the model; it needs load_from and no --resume')
         cfg.load_partial = True
     stale = workdir.check_work_dir(cfg.work_dir, args.config, bool(args.resume), args.overwrite)
     prepare_run_config(cfg, args, cfg.work_dir, write_config=True)

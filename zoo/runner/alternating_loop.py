@@ -29,6 +29,7 @@ from mmengine.runner.base_loop import BaseLoop
 from registry import LOOPS, ConfigError
 from zoo.transforms.load_proposals import save_proposal_file
 
+from . import atomic
 from .checkpoint import CheckpointError, load_checkpoint_file
 from .proposals import generate_proposals
 
@@ -499,8 +500,7 @@ class AlternatingTrainLoop(BaseLoop):
                                          alternating_step=step.index + 1))
         path = os.path.join(runner.work_dir, step.checkpoint_name)
         if is_main_process():  # what `zoo train --resume` and `zoo test WORK_DIR` read
-            with open(os.path.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
-                f.write(path)
+            atomic.write_text(os.path.join(runner.work_dir, 'last_checkpoint'), path)
         barrier()
         print_log(f'alternating training, step {step.index + 1}/4 ({step.name}) done in '
                   f'{seconds:.0f} s: {path}', logger='current')
