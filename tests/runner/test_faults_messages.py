@@ -81,7 +81,6 @@ def test_an_unknown_dataset_argument_names_its_key_path(tmp_path, capsys):
             "(did you mean 'img_suffix'?)") in err
 
 
-
 def test_load_partial_without_load_from_is_a_usage_error(tmp_path, capsys):
     assert main(['train', ZF, '--work-dir', str(tmp_path / 'w'), '--load-partial']) == 2
     assert '--load-partial loads the weights of load_from' in capsys.readouterr().err

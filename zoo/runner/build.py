@@ -18,7 +18,6 @@ from registry import ConfigError
 from zoo.detectors.builder import build_detector
 
 from . import alternating_loop, checkpoint, checkpoint_hook, hooks, identity, nonfinite  # noqa: F401
-from .data_check import check_dataset_args
 
 # alternating_loop, checkpoint_hook, hooks, identity and nonfinite register parts when imported
 
@@ -72,7 +71,6 @@ def build_runner(cfg: Config) -> Runner:
     checkpoint.install()
     registry.discover()
     registry.validate_types(cfg.to_dict())
-    check_dataset_args(cfg)
     if 'work_dir' not in cfg:
         raise ConfigError('no work_dir: pass --work-dir or set work_dir in the config')
     randomness = dict(cfg.get('randomness') or {})
