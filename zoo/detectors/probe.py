@@ -16,9 +16,9 @@ cells on every side, the same number on both axes).
 The probe runs on PyTorch's ``meta`` device first: the part's parameters and buffers are
 replaced by meta tensors (:func:`torch.func.functional_call`), so shapes are computed without
 memory or arithmetic (milliseconds for ResNet-50-FPN). Where an operation has no meta kernel, it
-runs for real instead: in eval mode, under ``no_grad``, on the part's device, with the zero
-image (about 2 s for ResNet-50-FPN on two CPU cores); the training flags are restored after.
-Neither way draws random numbers, updates batch-norm statistics or keeps a gradient.
+runs for real instead, on the part's device, with the zero image (about 2 s for ResNet-50-FPN on
+two CPU cores). Both run in eval mode (the training flags are restored after) and under
+``no_grad``: neither draws random numbers, updates batch-norm statistics or keeps a gradient.
 """
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ class FeatureProbe:
         """
         if not self.real:
             try:
-                with torch.no_grad():
+                with torch.no_grad(), _eval_mode(part):  # eval: batch norm's meta path is fast
                     out = functional_call(part, _meta_state(part), (inputs,))
                 return self._levels(part, out)
             except AssemblyError:
