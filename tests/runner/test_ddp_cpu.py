@@ -65,9 +65,17 @@ def test_two_processes_train_like_one_with_the_same_total_batch(tiny_config, tmp
            '--master-addr', '127.0.0.1', '--master-port', str(_free_port()),
            '-m', 'zoo.cli.main', 'train', ddp_cfg, '--work-dir', str(ddp_work),
            '--launcher', 'pytorch']
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert main(['train', one_cfg, '--work-dir', str(one_work)]) == 0
+    # the two processes run while this one trains the single-process twin
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert main(['train', one_cfg, '--work-dir', str(one_work)]) == 0
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out[-6000:]
 
     ddp = [_weights(ddp_work / f'iter_{it}.pth') for it in (1, 2)]
     one = [_weights(one_work / f'iter_{it}.pth') for it in (1, 2)]
