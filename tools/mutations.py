@@ -88,6 +88,12 @@ MUTATIONS = [
              ('tests/runner/test_alternating_training.py::'
               'test_fast_rcnn_steps_train_on_the_proposals_of_the_rpn_before_them',),
              'two-way softmax RPN ranks proposals by the background probability'),
+    Mutation('rpn_cls_weight_detached', RPN,
+             'weight = torch.cat([self.rpn_cls.weight, self.rpn_reg.weight])',
+             'weight = torch.cat([self.rpn_cls.weight.detach(), self.rpn_reg.weight])',
+             ('tests/recipes/test_recipes.py::test_recipe_builds_takes_a_finite_step_and_predicts'
+              '[faster_rcnn_zf_bccd.py]',),
+             'the RPN objectness weights get no gradient (one trainable parameter of many)'),
     # --- assigner and sampler (shared by the RPN and the RoI head) ------------------------
     Mutation('assigner_no_low_quality_matches', ASSIGNER,
              'gt_inds = torch.where(lq, lq_gt + 1, gt_inds)',
