@@ -83,7 +83,9 @@ class Shared2FCBBoxHead(nn.Module):
         """Deltas (P, 4) of each RoI's class from (P, 4C)."""
         if self.reg_class_agnostic:
             return bbox_pred
-        return bbox_pred.view(bbox_pred.shape[0], -1, 4)[torch.arange(labels.numel()), labels]
+        # the class count, not -1: with no positive RoI in the batch the shape is (0, 4C)
+        return bbox_pred.view(bbox_pred.shape[0], self.num_classes, 4)[
+            torch.arange(labels.numel()), labels]
 
     def loss(self, cls_score: Tensor, bbox_pred: Tensor, rois: Tensor, labels: Tensor,
              pos_gt_bboxes: Tensor) -> dict:

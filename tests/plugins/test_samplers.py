@@ -26,16 +26,22 @@ def make_case(num_pos, num_neg, num_ignore=0, num_gts=3, seed=0):
 
 
 def check_valid(res, ar_gt_inds, priors, gt_bboxes, gt_labels):
-    """Indices distinct, disjoint, of the right kind; matched boxes and labels consistent."""
+    """Indices distinct, disjoint, of the right kind; matched boxes and labels consistent; the
+    sampled boxes are the given priors (after the gt boxes, when the sampler prepends them)."""
     assert isinstance(res, SamplingResult)
+    added = ar_gt_inds.shape[0] - priors.shape[0]  # gt boxes prepended: 0 or M
+    assert added in (0, gt_bboxes.shape[0])
+    expected = torch.cat((gt_bboxes, priors[:, :4])) if added else priors[:, :4]
+    assert torch.equal(res.priors, expected)
+    assert torch.equal(res.pos_priors, expected[res.pos_inds])
+    assert torch.equal(res.neg_priors, expected[res.neg_inds])
+    assert torch.equal(res.pos_is_gt, res.pos_inds < added)
     pos, neg = res.pos_inds.tolist(), res.neg_inds.tolist()
     assert len(set(pos)) == len(pos) and len(set(neg)) == len(neg) and not set(pos) & set(neg)
     assert (ar_gt_inds[res.pos_inds] > 0).all() and (ar_gt_inds[res.neg_inds] == 0).all()
     assert torch.equal(res.pos_assigned_gt_inds, ar_gt_inds[res.pos_inds] - 1)
     assert torch.equal(res.pos_gt_bboxes, gt_bboxes[res.pos_assigned_gt_inds])
     assert torch.equal(res.pos_gt_labels, gt_labels[res.pos_assigned_gt_inds])
-    assert torch.equal(res.pos_priors, res.priors[res.pos_inds])
-    assert torch.equal(res.neg_priors, res.priors[res.neg_inds])
     assert res.pos_inds.dtype == res.neg_inds.dtype == torch.int64
     assert res.pos_is_gt.dtype == torch.bool
 

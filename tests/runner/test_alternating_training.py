@@ -181,10 +181,41 @@ def test_the_final_network_reads_one_backbone_for_both_heads(run):
     assert all(a is b for a, b in zip(seen['roi'][0], feats))
 
 
+def _reference_proposals(cls, reg, anchors, img_shape, cfg):
+    """py-faster-rcnn's proposal layer for one image and one level, written with torchvision's
+    box ops (independent of ``RPNHead.predict_by_feat``): object probability of the two-way
+    softmax (channels [0, A) background, [A, 2A) object), deltas decoded with torchvision's
+    ``BoxCoder`` (weights 1: the ZF recipe's stds 1), clipped, the ``nms_pre`` best kept, boxes
+    with a side below ``min_bbox_size`` dropped, NMS, the ``max_per_img`` best.
+
+    Args:
+        cls: (1, 2A, H, W); reg: (1, 4A, H, W); anchors: (H * W * A, 4), ordered (y, x, a).
+
+    Returns:
+        boxes (K, 4) and scores (K,), best first.
+    """
+    from torchvision.models.detection._utils import BoxCoder
+    from torchvision.ops import clip_boxes_to_image, nms, remove_small_boxes
+
+    A, (H, W) = cls.shape[1] // 2, cls.shape[-2:]
+    p_object = cls[0].view(2, A, H, W).softmax(0)[1]                      # (A, H, W)
+    scores = p_object.permute(1, 2, 0).reshape(-1)                        # (y, x, a)
+    deltas = reg[0].view(A, 4, H, W).permute(2, 3, 0, 1).reshape(-1, 4)
+    boxes = BoxCoder((1.0, 1.0, 1.0, 1.0)).decode_single(deltas, anchors)
+    boxes = clip_boxes_to_image(boxes, tuple(img_shape[:2]))
+    top = scores.topk(min(cfg.nms_pre, scores.numel())).indices
+    boxes, scores = boxes[top], scores[top]
+    big = remove_small_boxes(boxes, cfg.min_bbox_size)
+    boxes, scores = boxes[big], scores[big]
+    keep = nms(boxes, scores, cfg.nms.iou_threshold)[:cfg.max_per_img]
+    return boxes[keep], scores[keep]
+
+
 @pytest.mark.parametrize('step', [1, 3])
 def test_fast_rcnn_steps_train_on_the_proposals_of_the_rpn_before_them(run, step):
     """Step 2 on the step-1 RPN's proposals, step 4 on the step-3 RPN's: recomputed here from
-    the step checkpoint, and mapped through each training sample's resize and flip."""
+    the step checkpoint's RPN outputs by an independent proposal layer (torchvision's box
+    ops), and mapped through each training sample's resize and flip."""
     stored = load_proposal_file(str(run.work / f'proposals_step{step}.pth'))
     model = _model(run.cfg, run.steps[step - 1])
     proposal_cfg = Config.fromfile(run.cfg).model.train_cfg.rpn_proposal
@@ -195,14 +226,16 @@ def test_fast_rcnn_steps_train_on_the_proposals_of_the_rpn_before_them(run, step
                                             data_samples=[item['data_samples']]))
         sample = data['data_samples'][0]
         with torch.no_grad():
-            cls, reg = model.rpn_head(model.extract_feat(data['inputs']))
-            props = model.rpn_head.predict_by_feat(cls, reg, [sample], proposal_cfg)[0]
+            (cls,), (reg,) = model.rpn_head(model.extract_feat(data['inputs']))  # one level
+            anchors = model.rpn_head.anchor_generator.grid_priors([tuple(cls.shape[-2:])])[0]
+            boxes, scores = _reference_proposals(cls, reg, anchors,
+                                                 sample.metainfo['img_shape'], proposal_cfg)
         sw, sh = sample.metainfo['scale_factor']
-        expected = props.bboxes / torch.tensor([sw, sh, sw, sh])
+        expected = boxes / torch.tensor([sw, sh, sw, sh])
         got = stored[sample.metainfo['img_id']]
         assert got['bboxes'].shape == expected.shape and len(expected) > 0
         assert torch.allclose(got['bboxes'], expected, atol=1e-4)
-        assert torch.allclose(got['scores'], props.scores, atol=1e-6)
+        assert torch.allclose(got['scores'], scores, atol=1e-6)
     used = run.rec['samples'][step]
     assert len(used) == 2  # two iterations of one image
     for meta, boxes in used:

@@ -9,8 +9,13 @@ from zoo.cli.main import main
 from conftest import ROOT
 
 
+# a model trained for two iterations scores below the recipe's 0.05: keep every detection, so
+# that the results below cannot be empty
+KEEP_ALL_DETECTIONS = "model['test_cfg']['rcnn'] = dict(score_thr=0.0)\n"
+
+
 def test_train_then_test_then_infer(tiny_config, tmp_path, capsys):
-    cfg = tiny_config()
+    cfg = tiny_config(extra=KEEP_ALL_DETECTIONS)
     work = tmp_path / 'work'
     assert main(['train', cfg, '--work-dir', str(work)]) == 0
     assert 'training finished' in capsys.readouterr().out
@@ -23,9 +28,14 @@ def test_train_then_test_then_infer(tiny_config, tmp_path, capsys):
     results = tmp_path / 'results.json'
     assert main(['test', cfg, str(work), '--out', str(results)]) == 0  # a work dir: its best
     dets = json.loads(results.read_text())
-    assert isinstance(dets, list)
-    for det in dets:  # COCO results format
+    assert isinstance(dets, list) and dets, 'a score threshold of 0 keeps detections'
+    assert len({d['image_id'] for d in dets}) == 2  # both test images have some
+    for det in dets:  # COCO results format, original-image pixels (BCCD: 640 x 480)
         assert set(det) >= {'image_id', 'category_id', 'bbox', 'score'} and len(det['bbox']) == 4
+        x, y, w, h = det['bbox']
+        assert x >= 0 and y >= 0 and w > 0 and h > 0
+        assert x + w <= 640 + 1e-3 and y + h <= 480 + 1e-3
+        assert det['category_id'] in (1, 2, 3) and 0 < det['score'] <= 1
 
     image = os.path.join(ROOT, 'data/BCCD/JPEGImages/BloodImage_00001.jpg')
     out_dir = tmp_path / 'infer'
@@ -34,6 +44,7 @@ def test_train_then_test_then_infer(tiny_config, tmp_path, capsys):
     assert (out_dir / 'BloodImage_00001.png').is_file()
     records = json.loads((out_dir / 'detections.json').read_text())
     assert records, 'a score threshold of 0 keeps every detection'
+    assert len(records) <= 100  # the recipe's max_per_img
     for r in records:
         assert set(r) == {'image', 'bbox', 'score', 'label', 'label_name'}
         assert r['label_name'] == ('RBC', 'WBC', 'Platelets')[r['label']]
