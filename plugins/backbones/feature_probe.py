@@ -2,8 +2,8 @@
 
 The backbones that wrap another framework's models (:class:`TorchvisionBackbone`,
 :class:`TimmBackbone`) do not let the user type ``out_channels`` and ``strides``: they run the
-wrapped network when it is built on two probe images (``PROBE_SIZES``) and read both from the
-shapes of what comes out.
+wrapped network when it is built on a probe image (two for networks without padding,
+``PROBE_SIZES``) and read both from the shapes of what comes out.
 
 The probe runs on PyTorch's ``meta`` device when every operation of the network has a meta
 kernel (convolutions, norms, activations, pooling, attention all do): shapes only, no
@@ -49,12 +49,12 @@ def measure_features(module: nn.Module, names: Sequence[str], owner: str,
                      to_maps: Callable = lambda out: out) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Channels and strides of the feature maps ``module`` returns, measured on two probe images.
 
-    The stride of a map is the change of the input's side over the change of the map's side
-    between the two ``PROBE_SIZES`` images, the same for height and width; for a network that
-    pads its convolutions ("same" padding: ResNet, MobileNet, EfficientNet, RegNet, ConvNeXt) it
-    is also input side / map side. Networks with unpadded convolutions or ceil-mode pooling
-    (SqueezeNet) lose or gain a few cells at the border; their stride is still the whole number
-    the map advances by per cell.
+    For a network that pads its convolutions ("same" padding: ResNet, MobileNet, EfficientNet,
+    RegNet, ConvNeXt) every map of the first ``PROBE_SIZES`` image is the input divided by one
+    whole stride, the same for height and width, and that is the measurement. Otherwise (unpadded
+    convolutions or ceil-mode pooling, as SqueezeNet's, which lose or gain a few cells at the
+    border) the second, twice as large image is run too, and the stride is the change of the
+    input's side over the change of the map's side, the same for height and width.
 
     Args:
         module: maps an image (1, 3, H, W) to feature maps; it runs in eval mode without
@@ -72,15 +72,22 @@ def measure_features(module: nn.Module, names: Sequence[str], owner: str,
             the input size, or its height and width do not advance by one whole stride (a
             (B, H, W, C) map, or not a spatial map).
     """
+    (h1, w1), (h2, w2) = PROBE_SIZES
     was_training = module.training
     module.eval()
     try:
         with torch.no_grad():
-            probes = [_probe(module, size, owner, to_maps) for size in PROBE_SIZES]
+            probes = [_probe(module, PROBE_SIZES[0], owner, to_maps)]
+            if len(probes[0]) == len(names) and all(
+                    isinstance(m, Tensor) and m.dim() == 4 and h1 % m.shape[2] == 0
+                    and w1 % m.shape[3] == 0 and h1 // m.shape[2] == w1 // m.shape[3]
+                    for m in probes[0]):  # every map input / stride exactly: one probe suffices
+                return (tuple(int(m.shape[1]) for m in probes[0]),
+                        tuple(h1 // m.shape[2] for m in probes[0]))
+            probes.append(_probe(module, PROBE_SIZES[1], owner, to_maps))
     finally:
         module.train(was_training)
     channels, strides = [], []
-    (h1, w1), (h2, w2) = PROBE_SIZES
     for maps in probes:
         if len(maps) != len(names):
             raise ValueError(f'{owner}: returned {len(maps)} feature maps for {len(names)} '

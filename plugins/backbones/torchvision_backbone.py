@@ -78,6 +78,25 @@ def _replace_norms(model: nn.Module, norm: str, gn_groups: int) -> int:
     return len(targets)
 
 
+def _unknown_node(model: nn.Module, owner: str, out_nodes: Sequence[str],
+                  frozen_until: Optional[str]) -> Optional[str]:
+    """The message for the first node of ``out_nodes``/``frozen_until`` that is not in ``model``'s
+    graph, with the closest names; None if every one is."""
+    train_nodes, eval_nodes = get_graph_node_names(model, tracer_kwargs=_TRACER_KWARGS)
+    known = [n for n in train_nodes if n in set(eval_nodes)]
+    for arg, node in [*(('out_nodes', n) for n in out_nodes), ('frozen_until', frozen_until)]:
+        # a module path names the last node inside it (torchvision's rule)
+        if node is not None and not any(n == node or n.startswith(f'{node}.') for n in known):
+            modules = {n.rsplit('.', k)[0] for n in known for k in range(1, n.count('.') + 1)}
+            close = difflib.get_close_matches(str(node), sorted(modules | set(known)), n=5,
+                                              cutoff=0.6)
+            return (f'{owner}: {arg} names {node!r}, not a node of the model\'s graph'
+                    + (f'; did you mean {", ".join(map(repr, close))}?' if close else '')
+                    + f' Its nodes: {", ".join(known[:12])}, ... {", ".join(known[-4:])} '
+                    '(torchvision.models.feature_extraction.get_graph_node_names)')
+    return None
+
+
 @BACKBONES.register_module()
 class TorchvisionBackbone(nn.Module):
     """The feature maps of a torchvision classification model at the graph nodes ``out_nodes``.
@@ -183,23 +202,17 @@ class TorchvisionBackbone(nn.Module):
         if norm != 'bn' and _replace_norms(model, norm, gn_groups) == 0:
             raise ValueError(f'{owner}: norm={norm!r} replaces BatchNorm2d layers, and this model '
                              'has none; use norm=\'bn\' (the model\'s own norm layers)')
-        train_nodes, eval_nodes = get_graph_node_names(model, tracer_kwargs=_TRACER_KWARGS)
-        known = [n for n in train_nodes if n in set(eval_nodes)]
-        for arg, node in [*(('out_nodes', n) for n in out_nodes), ('frozen_until', frozen_until)]:
-            # a module path names the last node inside it (torchvision's rule)
-            if node is not None and not any(n == node or n.startswith(f'{node}.') for n in known):
-                modules = {n.rsplit('.', k)[0] for n in known for k in range(1, n.count('.') + 1)}
-                close = difflib.get_close_matches(str(node), sorted(modules | set(known)), n=5,
-                                                  cutoff=0.6)
-                raise ValueError(
-                    f'{owner}: {arg} names {node!r}, not a node of the model\'s graph'
-                    + (f'; did you mean {", ".join(map(repr, close))}?' if close else '')
-                    + f' Its nodes: {", ".join(known[:12])}, ... {", ".join(known[-4:])} '
-                    '(torchvision.models.feature_extraction.get_graph_node_names)')
-
-        self.body = create_feature_extractor(model, return_nodes={n: str(i) for i, n in
-                                                                  enumerate(out_nodes)},
-                                             tracer_kwargs=_TRACER_KWARGS)
+        try:
+            self.body = create_feature_extractor(
+                model, return_nodes={n: str(i) for i, n in enumerate(out_nodes)},
+                tracer_kwargs=_TRACER_KWARGS)
+            upto = None if frozen_until is None else create_feature_extractor(
+                model, return_nodes=[frozen_until], tracer_kwargs=_TRACER_KWARGS)
+        except ValueError as err:  # torchvision's for an unknown node: say which, and offer names
+            message = _unknown_node(model, owner, out_nodes, frozen_until)
+            if message is None:
+                raise
+            raise ValueError(message) from err
         self.model_name = model_name
         self.out_nodes = out_nodes
         self.norm = norm
@@ -211,9 +224,7 @@ class TorchvisionBackbone(nn.Module):
         if pretrained is not None:
             load_pretrained(self.body, pretrained)
         self._frozen: list[nn.Module] = []
-        if frozen_until is not None:
-            upto = create_feature_extractor(model, return_nodes=[frozen_until],
-                                            tracer_kwargs=_TRACER_KWARGS)
+        if upto is not None:
             frozen_ids = {id(t) for t in [*upto.parameters(), *upto.buffers()]}
             for p in self.body.parameters():
                 if id(p) in frozen_ids:
