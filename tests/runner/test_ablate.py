@@ -218,3 +218,15 @@ def test_compare_plain_work_dirs(tiny_config, tmp_path, capsys):
     assert rows['fc64']['changes'] == 'model.roi_head.bbox_head.fc_out_channels=64'
     assert int(rows['fc64']['params']) - int(rows['fc32']['params']) == \
         _fc_params(64) - _fc_params(32)
+
+
+def test_an_ablation_can_start_from_a_shipped_recipe(tmp_path, capsys):
+    """``base = 'zoo::...'`` names a shipped recipe from any folder (a dry run builds nothing)."""
+    ablation = write_ablation(tmp_path, 'zoo::faster_rcnn/faster_rcnn_zf_bccd.py', '''
+        variants = dict(fc512={'model.roi_head.bbox_head.fc_out_channels': 512})
+    ''')
+    assert main(['ablate', ablation, '--dry-run']) == 0
+    assert "model.roi_head.bbox_head.fc_out_channels: 1024 -> 512" in capsys.readouterr().out
+    bad = write_ablation(tmp_path, 'zoo::faster_rcnn/no_such_recipe.py', 'seeds = [0]')
+    assert main(['ablate', bad, '--dry-run']) == 2
+    assert 'no such shipped config' in capsys.readouterr().err

@@ -86,6 +86,9 @@ def _label(value: Any) -> str:
 def _resolve(path: str, relative_to: str, what: str) -> str:
     if not isinstance(path, str):
         raise ConfigError(f'{relative_to}: `{what}` must be a config file path, got {path!r}')
+    if path.startswith('zoo::'):  # a shipped recipe, wherever the zoo is installed
+        from zoo.config import shipped_config
+        path = shipped_config(path)
     full = path if os.path.isabs(path) else os.path.join(os.path.dirname(relative_to), path)
     full = os.path.normpath(full)
     if not os.path.isfile(full):
@@ -136,6 +139,8 @@ def load_ablation(path: str, seeds: Optional[list] = None) -> AblationSpec:
             the same folder name.
     """
     from mmengine.config import Config
+
+    import zoo.config  # noqa: F401  (teaches mmengine the zoo:: prefix of _base_ entries)
 
     if not os.path.isfile(path):
         raise ConfigError(f'ablation file {path!r} does not exist')
