@@ -154,7 +154,9 @@ def build(kind: str, cfg: Any, key: str = '', default_args: Optional[dict] = Non
     Raises:
         ConfigError: ``cfg`` is not a dict with ``type``; an argument is unknown or missing.
         UnknownPartError: the ``type`` is not registered in ``kind``.
-        Any error of the part's constructor propagates unchanged, with the note
+        ConfigError: the part's constructor raised ``ValueError`` (the parts' convention for an
+            argument value they refuse): the message is prefixed with the key path and type.
+        Any other error of the part's constructor propagates unchanged, with the note
         ``while building <key path> (<type>)`` (Python >= 3.11).
     """
     if cfg is None or not isinstance(cfg, dict):
@@ -173,6 +175,11 @@ def build(kind: str, cfg: Any, key: str = '', default_args: Optional[dict] = Non
             raise ConfigError(f'{path or kind} ({getattr(obj, "__name__", obj)}): {problem}')
         try:
             part = obj(**args)
+        except ZooError:
+            raise
+        except ValueError as err:  # a part's constructor refusing a value of its config
+            name = type_name if isinstance(type_name, str) else getattr(obj, '__name__', obj)
+            raise ConfigError(f'{path or kind} ({name}): {err}') from err
         except Exception as err:
             _note_key_path(err, path or kind, type_name)
             raise

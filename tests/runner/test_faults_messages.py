@@ -85,3 +85,14 @@ def test_load_partial_without_load_from_is_a_usage_error(tmp_path, capsys):
     assert main(['train', ZF, '--work-dir', str(tmp_path / 'w'), '--load-partial']) == 2
     assert '--load-partial loads the weights of load_from' in capsys.readouterr().err
     assert not (tmp_path / 'w').exists()
+
+
+def test_a_backbone_that_does_not_fit_the_neck_is_a_config_error(tmp_path, capsys):
+    """VGG16 (one level, stride 16) under the R50-FPN recipe's FPN (four levels): exit 2 with the
+    neck's key path, not a run-time failure (exit 1)."""
+    cfg = tmp_path / 'vgg_fpn.py'
+    cfg.write_text("_base_ = ['zoo::faster_rcnn/faster_rcnn_r50_fpn_bccd.py']\n"
+                   "model = dict(backbone=dict(_delete_=True, type='VGG', depth=16))\n")
+    assert main(['config', str(cfg), '--build']) == 2
+    err = capsys.readouterr().err
+    assert 'model.neck (FPN)' in err and 'in_strides [16]' in err and '[256, 512, 1024, 2048]' in err

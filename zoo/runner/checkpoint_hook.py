@@ -44,7 +44,9 @@ class SafeCheckpointHook(CheckpointHook):
             super()._save_best_checkpoint(runner, metrics)
         finally:  # if the save failed, nothing is removed: the previous best stays
             self.file_backend = backend
-        current = {self.best_ckpt_path, *(getattr(self, 'best_ckpt_path_dict', None) or {}).values()}
+        # mmengine sets best_ckpt_path(_dict) only when the config asks for a best checkpoint
+        current = {getattr(self, 'best_ckpt_path', None),
+                   *(getattr(self, 'best_ckpt_path_dict', None) or {}).values()}
         for how, path in deferred.removed:
             if path not in current:
                 getattr(backend, how)(path)
