@@ -63,6 +63,8 @@ class NeedsDepth:
 
 class Explodes:
     def __init__(self, width: int = 8):
+        if width < 0:
+            raise RuntimeError('out of memory')  # not about the config: propagates as it is
         raise ValueError(f'width {width} is not a multiple of 16')
 
 
@@ -199,9 +201,19 @@ def test_none_objects_and_classes_as_type(parts):
     assert isinstance(registry.build('backbone', dict(type='acme_zoo.ResNet')), ResNet)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason='exception notes need Python 3.11')
-def test_an_error_of_the_constructor_keeps_its_type_and_gets_the_key_path_as_a_note(parts):
+def test_a_value_the_constructor_refuses_is_a_config_error_naming_the_key_path(parts):
+    """A part's ``ValueError`` (the parts' way to refuse an argument value) is a config error
+    (exit status 2), prefixed with the key path and the type; the original is its cause."""
     cfg = dict(model_cfg(), backbone=dict(type='Explodes', width=10))
-    with pytest.raises(ValueError, match='width 10 is not a multiple of 16') as info:
+    with pytest.raises(ConfigError) as info:
+        registry.build('detector', cfg, key='model')
+    assert str(info.value) == 'model.backbone (Explodes): width 10 is not a multiple of 16'
+    assert type(info.value.__cause__) is ValueError
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='exception notes need Python 3.11')
+def test_another_error_of_the_constructor_keeps_its_type_and_gets_the_key_path_as_a_note(parts):
+    cfg = dict(model_cfg(), backbone=dict(type='Explodes', width=-1))
+    with pytest.raises(RuntimeError, match='out of memory') as info:
         registry.build('detector', cfg, key='model')
     assert info.value.__notes__ == ['while building model.backbone (Explodes)']  # innermost only
