@@ -98,7 +98,8 @@ model = dict(type='_TestCliDetector', backbone=dict(type='_TestCliBackbone', wid
 
 
 # zoo list ---------------------------------------------------------------------------------------
-def test_list_shows_every_kind_and_each_part_with_its_plugin(capsys):
+def test_list_shows_every_kind_and_each_part_with_its_plugin(capsys, monkeypatch):
+    monkeypatch.setenv('COLUMNS', '200')  # lines are cut to the terminal's width
     status, out, err = run(capsys, 'list')
     assert status == 0
     for cat in CATALOGUES.values():
