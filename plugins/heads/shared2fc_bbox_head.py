@@ -13,11 +13,10 @@ from typing import Optional, Sequence
 import torch
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
-from torchvision.ops import batched_nms
 
 import registry
 from registry import HEADS
-from zoo.api import check_loss, clip_boxes, per_image_topk_mask, rescale_boxes, size_keep_mask
+from zoo.api import check_loss, clip_boxes, nms_per_image
 
 DEFAULT_CODER = dict(type='DeltaXYWHBBoxCoder', target_means=(0.0, 0.0, 0.0, 0.0),
                      target_stds=(0.1, 0.1, 0.2, 0.2))
@@ -133,7 +132,7 @@ class Shared2FCBBoxHead(nn.Module):
         Returns:
             Per image ``InstanceData(bboxes (M, 4), scores (M,), labels int64 (M,))``.
         """
-        C, B = self.num_classes, len(data_samples)
+        C = self.num_classes
         score_thr = cfg.get('score_thr', 0.05)
         iou_thr = cfg.get('nms', {}).get('iou_threshold', 0.5)
         max_per_img = cfg.get('max_per_img', 100)
@@ -149,18 +148,5 @@ class Shared2FCBBoxHead(nn.Module):
         scores = scores.reshape(-1)
         labels = torch.arange(C, device=boxes.device).repeat(K)
         img_idx = img_idx.repeat_interleave(C)
-        keep = (scores > score_thr) & size_keep_mask(boxes, min_size)
-        keep = keep.nonzero().squeeze(1)
-        keep = keep[batched_nms(boxes[keep], scores[keep], img_idx[keep] * C + labels[keep], iou_thr)]
-        keep = keep[per_image_topk_mask(img_idx[keep], max_per_img)]
-        # group by image, best first within each image
-        keep = keep[torch.sort(img_idx[keep], stable=True).indices]
-        boxes, scores, labels, img_idx = boxes[keep], scores[keep], labels[keep], img_idx[keep]
-        if rescale:
-            factors = torch.as_tensor([list(s.metainfo.get('scale_factor', (1.0, 1.0)))
-                                       for s in data_samples], dtype=boxes.dtype,
-                                      device=boxes.device)                  # (B, 2)
-            boxes = rescale_boxes(boxes, factors[img_idx])
-        counts = torch.bincount(img_idx, minlength=B).tolist()
-        return [InstanceData(bboxes=b, scores=s, labels=lab) for b, s, lab in
-                zip(boxes.split(counts), scores.split(counts), labels.split(counts))]
+        return nms_per_image(boxes, scores, labels, img_idx, data_samples, C, score_thr, min_size,
+                             iou_thr, max_per_img, rescale)

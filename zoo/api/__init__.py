@@ -22,7 +22,7 @@ Structures and box operations (xyxy pixels, no "+1"; :mod:`zoo.structures`): ``D
 ``clip_boxes``, ``rescale_boxes``, ``size_keep_mask``, ``inside_flags``, ``IOU_EPS``.
 
 Helpers the heads share (:mod:`zoo.api.head_utils`): ``gt_of``, ``sample_images``,
-``per_image_topk_mask``, ``select_detections``, ``check_loss`` (with ``LOSS_KINDS``),
+``per_image_topk_mask``, ``select_detections``, ``nms_per_image``, ``check_loss`` (with ``LOSS_KINDS``),
 ``check_mean_reduction``.
 """
 from zoo.structures import (IOU_EPS, DetDataSample, InstanceData, box_area, box_iof, box_iou, clip_boxes,
@@ -31,7 +31,7 @@ from zoo.structures import (IOU_EPS, DetDataSample, InstanceData, box_area, box_
 from .anchor_base import BaseAnchorGenerator, check_positive_numbers, check_strides
 from .assign_result import AssignResult, GridAssignResult
 from .head_utils import (LOSS_KINDS, check_loss, check_mean_reduction, gt_of, per_image_topk_mask,
-                         sample_images, select_detections)
+                         nms_per_image, sample_images, select_detections)
 from .labels import binary_targets
 from .layers import NORMS, ConvNormAct, make_norm
 from .loss_base import REDUCTIONS, BoxIoULossBase, WeightedLoss, check_reduction, weight_reduce_loss
@@ -53,4 +53,5 @@ __all__ = [
     # head helpers
     'LOSS_KINDS', 'check_loss', 'check_mean_reduction', 'gt_of', 'per_image_topk_mask', 'sample_images',
     'select_detections',
+    'nms_per_image',
 ]

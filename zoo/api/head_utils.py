@@ -139,9 +139,6 @@ def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_sample
     Returns:
         Per image ``InstanceData(bboxes (M, 4), scores (M,), labels int64 (M,))``, best first.
     """
-    from mmengine.structures import InstanceData
-    from torchvision.ops import batched_nms
-
     B, K = scores.shape
     score_thr = cfg.get('score_thr', 0.05)
     iou_thr = cfg.get('nms', {}).get('iou_threshold', 0.45)
@@ -150,6 +147,32 @@ def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_sample
     boxes = clip_boxes(boxes, [s.metainfo['img_shape'] for s in data_samples]).reshape(-1, 4)
     scores, labels = scores.reshape(-1), labels.reshape(-1)
     img_idx = torch.arange(B, device=boxes.device).repeat_interleave(K)
+    return nms_per_image(boxes, scores, labels, img_idx, data_samples, num_classes, score_thr,
+                         min_size, iou_thr, max_per_img, rescale)
+
+
+def nms_per_image(boxes: Tensor, scores: Tensor, labels: Tensor, img_idx: Tensor,
+                  data_samples: Sequence, num_classes: int, score_thr: float, min_size: float,
+                  iou_thr: float, max_per_img: int, rescale: bool = True) -> list:
+    """The detections of a batch from its clipped candidates: ``score > score_thr`` and boxes
+    not smaller than ``min_size`` (:func:`~zoo.structures.size_keep_mask`), NMS per image and
+    class in one :func:`torchvision.ops.batched_nms` call (groups ``image * num_classes +
+    label``), the per-image top ``max_per_img``, grouped by image and best first in each.
+
+    Args:
+        boxes: (N, 4) xyxy candidates in input-tensor pixels, already clipped to their images.
+        scores: (N,); labels: int64 (N,) in 0 .. C-1; img_idx: int64 (N,) image of each.
+        data_samples: per image; with ``rescale``, metainfo ``scale_factor`` (w, h).
+        num_classes: C. score_thr, min_size (pixels), iou_thr, max_per_img: as their names say.
+        rescale: return boxes in original-image pixels (divide by ``scale_factor``).
+
+    Returns:
+        Per image ``InstanceData(bboxes (M, 4), scores (M,), labels int64 (M,))``, best first.
+    """
+    from mmengine.structures import InstanceData
+    from torchvision.ops import batched_nms
+
+    B = len(data_samples)
     keep = ((scores > score_thr) & size_keep_mask(boxes, min_size)).nonzero().squeeze(1)
     keep = keep[batched_nms(boxes[keep], scores[keep], img_idx[keep] * num_classes + labels[keep],
                             iou_thr)]
