@@ -113,3 +113,28 @@ def test_tensorboard_without_the_package_names_the_extra(trained, tmp_path, monk
     assert main(['train', cfg, '--work-dir', str(tmp_path / 'w'), '--tensorboard']) == 2
     err = capsys.readouterr().err
     assert 'detection-zoo[tensorboard]' in err and 'TensorboardVisBackend' in err
+
+
+def test_the_test_run_gets_the_shared_options_and_zoo_tests_defaults(monkeypatch):
+    # `zoo analyze CKPT` runs `zoo test`: the options both have as given, the ones only `zoo test`
+    # has (here one it might gain later) at `zoo test`'s defaults, detections and logs to --out-dir
+    import argparse
+
+    from zoo.cli import analyze_cmd, test_cmd
+    real = test_cmd.add_parsers
+
+    def add_parsers(sub, common):
+        real(sub, common)
+        sub.choices['test'].add_argument('--new-option', default='its default')
+    monkeypatch.setattr(test_cmd, 'add_parsers', add_parsers)
+    args = argparse.Namespace(command='analyze', func=analyze_cmd.run, config='c.py',
+                              checkpoint='work', results=None, out_dir='D', overwrite=False,
+                              cfg_options=['model.x=1'], data='own', classes=['a'],
+                              val_fraction=0.3, score_thr=0.3, iou_thr=0.5, top_k=5,
+                              tide_fg=0.5, tide_bg=0.1)
+    t = analyze_cmd._test_args(args, 'D/results.json', 'D')
+    assert (t.config, t.checkpoint, t.cfg_options) == ('c.py', 'work', ['model.x=1'])
+    assert (t.data, t.classes, t.val_fraction) == ('own', ['a'], 0.3)
+    assert (t.out, t.metrics, t.work_dir, t.launcher) == ('D/results.json', None, 'D', 'none')
+    assert t.new_option == 'its default' and t.func is test_cmd.run
+    assert not hasattr(t, 'score_thr')  # analyze's own options stay out

@@ -66,6 +66,24 @@ def _check_args(args) -> None:
         raise ConfigError(f'--top-k {args.top_k}: expected 0 or more')
 
 
+def _test_args(args, results: str, out_dir: str) -> argparse.Namespace:
+    """The arguments of the ``zoo test`` run that makes the detections: ``zoo test``'s own
+    defaults (parsed by its parser, so that an option it gains later has its default here), the
+    options both commands share as given to ``zoo analyze``, the detections to ``results`` and
+    the logs to ``out_dir``."""
+    from . import test_cmd
+    parser = argparse.ArgumentParser(add_help=False)
+    test_cmd.add_parsers(parser.add_subparsers(dest='command'), argparse.ArgumentParser(
+        add_help=False))
+    test_args = parser.parse_args(['test', args.config, args.checkpoint])
+    for name, value in vars(args).items():
+        if name in vars(test_args) and name != 'func':
+            setattr(test_args, name, value)
+    test_args.out, test_args.metrics, test_args.work_dir = results, None, out_dir
+    test_args.launcher = 'none'
+    return test_args
+
+
 def _cat_ids(cfg, classes):
     """COCO category id per label when the test CocoMetric evaluates against an ``ann_file``
     (its results then carry that file's ids), else ``None`` (positions; see
@@ -105,10 +123,7 @@ def run(args) -> int:
     else:  # detections as `zoo test --out` makes them; its logs go to out_dir
         from . import test_cmd
         results = os.path.join(out_dir, 'results.json')
-        test_args = argparse.Namespace(**vars(args))
-        test_args.out, test_args.metrics, test_args.work_dir = results, None, out_dir
-        test_args.launcher = 'none'
-        test_cmd.run(test_args)
+        test_cmd.run(_test_args(args, results, out_dir))
     detections = read_results(results)
     prepare_run_config(cfg, args, out_dir)
     registry.discover()
