@@ -36,6 +36,9 @@ PARITY = ('tests/parity/test_torchvision_training_parity.py',)
 YOLO_TESTS = ('tests/yolo/test_yolo_heads.py',)
 YOLOV3_TESTS = ('tests/yolo/test_yolo_heads.py', 'tests/yolo/test_yolov3_normalizers_by_hand.py')
 DDP_TESTS = ('tests/runner/test_ddp_cpu.py',)
+ANALYSIS_HAND = ('tests/analysis/test_tide.py', 'tests/analysis/test_confusion.py',
+                 'tests/analysis/test_pr_curve.py')
+ANALYSIS_CLI = ('tests/analysis/test_analyze_cli.py',)
 
 MUTATIONS = [
     # --- the three bugs of issue 14 --------------------------------------------------------
@@ -185,4 +188,49 @@ MUTATIONS = [
              "        cfg.launcher = 'none'  # the runner then wraps no DDP around the model\n",
              DDP_TESTS, 'each process steps on its own gradients (no DDP wrapper), while the '
                         'data are still split between them'),
+    # --- analysis (zoo analyze) -------------------------------------------------------------
+    Mutation('tide_cls_called_loc', 'zoo/analysis/tide.py',
+             "                det.error = 'cls'\n", "                det.error = 'loc'\n",
+             ANALYSIS_HAND, 'TIDE: a classification error counted (and fixed) as a localization '
+                            'error'),
+    Mutation('tide_loc_before_cls', 'zoo/analysis/tide.py',
+             '            elif iou_other >= t_f:\n',
+             '            elif iou_other >= t_f and iou_same < t_b:\n',
+             ANALYSIS_HAND, 'TIDE: the order of the error tests changed (localization before '
+                            'classification)'),
+    Mutation('tide_missed_counts_covered_boxes', 'zoo/analysis/tide.py',
+             'if not used[g] and int(g) not in covered]', 'if not used[g]]',
+             ANALYSIS_HAND, 'TIDE: boxes a cls/loc fix would find also counted as missed'),
+    Mutation('tide_fix_claims_a_box_twice', 'zoo/analysis/tide.py',
+             'if gt_used[det.image][det.target] or key in claimed:',
+             'if gt_used[det.image][det.target]:',
+             ANALYSIS_HAND, 'TIDE: two fixed detections become true positives of one box'),
+    Mutation('confusion_background_row_off_by_one', 'zoo/analysis/confusion.py',
+             'matrix[num_classes, label] += 1', 'matrix[num_classes - 1, label] += 1',
+             ANALYSIS_HAND, 'confusion matrix: false detections in the last class\'s row'),
+    Mutation('confusion_one_box_per_detection', 'zoo/analysis/confusion.py',
+             '            for g in hits:\n', '            for g in hits[:1]:\n',
+             ANALYSIS_HAND, 'confusion matrix: a detection counted on one box only (mmdet counts '
+                            'each box it covers)'),
+    Mutation('pr_no_precision_envelope', 'zoo/analysis/pr_curve.py',
+             'envelope = np.maximum.accumulate(np.asarray(precision, dtype=np.float64)[::-1])[::-1]',
+             'envelope = np.asarray(precision, dtype=np.float64)',
+             ANALYSIS_HAND, 'PR curve: precision read without COCO\'s monotone envelope'),
+    Mutation('pr_recall_points_right', 'zoo/analysis/pr_curve.py',
+             "side='left')", "side='right')",
+             ANALYSIS_HAND, 'PR curve: precision read after the point that reaches the recall'),
+    Mutation('matching_no_max_dets', 'zoo/analysis/matching.py',
+             "kind='mergesort')[:max_dets]", "kind='mergesort')",
+             ANALYSIS_HAND, 'matching: more than 100 detections per image and class scored'),
+    Mutation('matching_crowd_not_last', 'zoo/analysis/matching.py',
+             "order = np.argsort(gt_ignore, kind='mergesort')", 'order = np.arange(len(gt_ignore))',
+             ANALYSIS_HAND, 'matching: ignored (crowd) boxes tried before regular ones'),
+    Mutation('analyze_image_ids_off_by_one', 'zoo/analysis/records.py',
+             'by_image = {i + 1: i for i in range(len(records))}',
+             'by_image = {i: i for i in range(len(records))}',
+             ANALYSIS_CLI, 'zoo analyze --results: detections put on the wrong image'),
+    Mutation('analyze_test_run_drops_cfg_options', 'zoo/cli/analyze_cmd.py',
+             "if name in vars(test_args) and name != 'func':",
+             "if name in vars(test_args) and name not in ('func', 'cfg_options'):",
+             ANALYSIS_CLI, 'zoo analyze CKPT: the test run ignores --cfg-options'),
 ]

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import csv
 import glob
-import json
 import math
 import os
 import statistics
 from typing import Optional
 
 from registry import ConfigError
+from zoo.analysis.scalars import log_dirs, read_scalars
 from zoo.runner.atomic import atomic_write
 
 from .run import MANIFEST, STATUS, read_json, write_json
@@ -76,25 +76,10 @@ def find_runs(paths: list[str]) -> tuple[list[dict], Optional[dict]]:
     return runs, manifest
 
 
-def _log_dirs(run_dir: str) -> list[str]:
-    """mmengine's timestamped log folders of the training (sorted: first run, then resumes)."""
-    return sorted(d for d in glob.glob(os.path.join(run_dir, '2*')) if os.path.isdir(d))
-
-
-def _scalars(run_dir: str) -> list[dict]:
-    entries = []
-    for d in _log_dirs(run_dir):
-        path = os.path.join(d, 'vis_data', 'scalars.json')
-        if os.path.isfile(path):
-            with open(path) as f:
-                entries += [json.loads(line) for line in f if line.strip()]
-    return entries
-
-
 def loss_curve(run_dir: str) -> list[tuple[int, float]]:
     """(iteration, total training loss) as logged; a resumed run's later log wins."""
     points = {}
-    for e in _scalars(run_dir):
+    for e in read_scalars(run_dir):
         if 'loss' in e and 'step' in e and 'lr' in e:  # training entries (validation has no lr)
             points[int(e['step'])] = float(e['loss'])
     return sorted(points.items())
@@ -111,7 +96,7 @@ def _config_file(run_dir: str) -> Optional[str]:
 def _train_time(run_dir: str, status: Optional[dict]) -> Optional[float]:
     if status and status.get('train_time_s') is not None:
         return float(status['train_time_s'])
-    logs = _log_dirs(run_dir)
+    logs = log_dirs(run_dir)
     ckpts = glob.glob(os.path.join(run_dir, '*.pth'))
     if not logs or not ckpts:
         return None
@@ -141,7 +126,7 @@ def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False) -
     if metrics is not None:
         out['metrics'] = metrics['metrics']
     else:  # a plain work dir: its last validation
-        vals = [e for e in _scalars(d) if METRICS['AP'] in e]
+        vals = [e for e in read_scalars(d) if METRICS['AP'] in e]
         if vals:
             out['metrics'] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
                               for k, v in vals[-1].items() if k.startswith('coco/')}

@@ -31,6 +31,9 @@ def add_parsers(sub, common) -> None:
                         'model (fine-tuning), listing what was skipped')
     p.add_argument('--amp', action='store_true',
                    help='mixed precision (mmengine AmpOptimWrapper); needs CUDA')
+    p.add_argument('--tensorboard', action='store_true',
+                   help='also log to TensorBoard (WORK_DIR/<timestamp>/vis_data; needs the '
+                        'optional extra `tensorboard`; docs/analysis.md)')
     p.add_argument('--seed', type=int, default=None, help='random seed (default: config, else 0)')
     p.add_argument('--deterministic', action='store_true',
                    help='deterministic kernels (slower; for exact reproduction)')
@@ -71,6 +74,9 @@ def run(args) -> int:
     if args.deterministic:
         randomness['deterministic'] = True
     cfg.randomness = randomness
+    if args.tensorboard:
+        from zoo.runner.tensorboard import add_tensorboard
+        add_tensorboard(cfg)
     cfg.launcher = args.launcher
     if args.load_partial:
         if not cfg.get('load_from') or args.resume:

@@ -18,6 +18,7 @@ from registry import ConfigError
 from zoo.detectors.builder import build_detector
 
 from . import alternating_loop, checkpoint, checkpoint_hook, hooks, identity, nonfinite  # noqa: F401
+from .tensorboard import check_tensorboard
 
 # alternating_loop, checkpoint_hook, hooks, identity and nonfinite register parts when imported
 
@@ -71,6 +72,7 @@ def build_runner(cfg: Config) -> Runner:
     checkpoint.install()
     registry.discover()
     registry.validate_types(cfg.to_dict())
+    check_tensorboard(cfg)
     if 'work_dir' not in cfg:
         raise ConfigError('no work_dir: pass --work-dir or set work_dir in the config')
     randomness = dict(cfg.get('randomness') or {})
