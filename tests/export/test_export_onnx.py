@@ -16,8 +16,8 @@ import registry  # noqa: E402
 from zoo.cli.main import main  # noqa: E402
 from zoo.config import load_config  # noqa: E402
 from zoo.detectors.builder import build_detector  # noqa: E402
-from zoo.export import (check_images, image_pipeline, match_detections, run_onnx,  # noqa: E402
-                        run_pytorch)
+from zoo.export import (Match, check_images, image_pipeline, match_detections,  # noqa: E402
+                        run_onnx, run_pytorch)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMAGE = sorted(glob.glob(os.path.join(ROOT, 'data', 'BCCD', 'JPEGImages', '*.jpg')))[0]
@@ -61,14 +61,25 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
     return str(path)
 
 
-def _export_and_compare(config: str, tmp_path, capsys):
+#: the largest difference of a box coordinate (pixels of the original image) between
+#: onnxruntime and PyTorch that the tests accept, besides the check's IoU >= 0.99
+MAX_BOX_DIFF = 0.05
+
+
+def _export_and_compare(config: str, tmp_path, capsys, replace: bool = False):
+    """Export ``config`` with random weights through ``zoo export`` and compare the written
+    file's detections with PyTorch's on a BCCD image at two sizes; with ``replace``, an
+    existing file at ``--out`` is replaced (``--force``). Returns the merged Match."""
     ckpt, out = tmp_path / 'model.pth', tmp_path / 'model.onnx'
     cfg, model = _random_checkpoint(config, ckpt)
+    if replace:
+        out.write_bytes(b'the previous export')
     status = main(['export', config, str(ckpt), '--format', 'onnx', '--out', str(out),
-                   '--check-images', IMAGE])
+                   '--check-images', IMAGE] + (['--force'] if replace else []))
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert 'checked with onnxruntime' in captured.out
+    assert [p for p in os.listdir(tmp_path) if p.endswith('.tmp')] == []
     # the file alone: its input takes any height and width, and on two sizes it finds what
     # PyTorch (the test pipeline, model.predict) finds
     session = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
@@ -79,7 +90,7 @@ def _export_and_compare(config: str, tmp_path, capsys):
     pipeline = image_pipeline(cfg)
     images = check_images([IMAGE])
     assert len({tuple(img.shape) for _, img in images}) == 2
-    compared = 0
+    total = Match()
     for name, image in images:
         ref = run_pytorch(model, pipeline, image)
         got = run_onnx(session, image)
@@ -87,15 +98,17 @@ def _export_and_compare(config: str, tmp_path, capsys):
         result = match_detections(ref, got, score_thr=0.05, min_iou=0.99, score_atol=1e-3,
                                   max_per_img=100)
         assert result.ok, (name, result.problems[:5])
-        compared += result.checked
+        total.merge(result, name)
         # boxes in original pixels: inside the image
         h, w = image.shape[-2:]
         assert (got['boxes'][:, [0, 2]] <= w + 1e-3).all() and (got['boxes'][:, [1, 3]] <= h + 1e-3).all()
-    assert compared >= 20  # real detections were compared, not an empty list
+    assert total.checked >= 20  # real detections were compared, not an empty list
+    assert total.max_box_diff <= MAX_BOX_DIFF, total.max_box_diff
+    return total
 
 
 def test_zf_faster_rcnn_exports_and_agrees(tmp_path, capsys):
-    _export_and_compare(_small(ZF, tmp_path), tmp_path, capsys)
+    _export_and_compare(_small(ZF, tmp_path), tmp_path, capsys, replace=True)
 
 
 def test_yolov3_exports_and_agrees(tmp_path, capsys):
@@ -109,10 +122,24 @@ def test_recipe_exports_and_agrees_at_its_scale(config, tmp_path, capsys):
 
 
 class _TruncNeck(torch.nn.Module):
-    """A test-only neck calling ``torch.trunc``, which has no ONNX conversion."""
+    """A test-only neck calling ``torch.trunc``, which has no ONNX conversion in the
+    TorchScript exporter; registered as the neck ``_TestExportTruncNeck`` by :func:`trunc_neck`.
+    It keeps the backbone's channels and strides (the detector's assembly check)."""
+
+    def __init__(self, in_channels=(1,), in_strides=(1,)):
+        super().__init__()
+        self.out_channels = tuple(int(c) for c in in_channels)
+        self.strides = tuple(int(s) for s in in_strides)
 
     def forward(self, feats):
         return tuple(torch.trunc(f) for f in feats)
+
+
+@pytest.fixture
+def trunc_neck():
+    registry.NECKS.register_module(name='_TestExportTruncNeck', module=_TruncNeck)
+    yield '_TestExportTruncNeck'
+    registry.NECKS._module_dict.pop('_TestExportTruncNeck', None)
 
 
 @pytest.fixture(scope='module')
@@ -125,24 +152,23 @@ def small_zf(tmp_path_factory):
 
 
 def _leftovers(folder) -> list:
-    return sorted(p for p in os.listdir(folder) if p != 'model.pth' and not p.startswith('small_'))
+    """What an export left in ``folder``: no temporary file may stay behind."""
+    return sorted(p for p in os.listdir(folder) if p != 'model.pth' and not p.startswith('small_')
+                  and not p.endswith('_trunc.py'))
 
 
-def test_unsupported_op_fails_naming_it_and_writes_nothing(small_zf, tmp_path, capsys, monkeypatch):
-    import zoo.export
-
+def test_unsupported_op_fails_naming_it_and_writes_nothing(small_zf, trunc_neck, tmp_path, capsys):
+    """A plugin part (a neck registered here) whose operator the exporter refuses: exit 1,
+    the operator named, no file and no temporary file left."""
     (config, ckpt), out = small_zf, tmp_path / 'model.onnx'
-    build = zoo.export.build_exportable
-
-    def with_trunc_neck(cfg, model):
-        model.neck = _TruncNeck()
-        return build(cfg, model)
-
-    monkeypatch.setattr(zoo.export, 'build_exportable', with_trunc_neck)
-    status = main(['export', config, str(ckpt), '--out', str(out), '--check-images', IMAGE])
+    with_neck = tmp_path / 'small_zf_trunc.py'
+    with_neck.write_text(f"_base_ = [{config!r}]\nmodel = dict(neck=dict(type={trunc_neck!r}))\n")
+    # the neck has no weights: the ZF checkpoint fits the model with the neck
+    status = main(['export', str(with_neck), str(ckpt), '--out', str(out),
+                   '--check-images', IMAGE])
     err = capsys.readouterr().err
-    assert status == 1
-    assert 'aten::trunc' in err and 'no ONNX conversion' in err
+    assert status == 1, err
+    assert 'the operator aten::trunc has no ONNX conversion' in err
     assert _leftovers(tmp_path) == []
 
 
@@ -156,21 +182,37 @@ def test_unsupported_op_error_chains_the_exporters():
 
 
 def test_disagreeing_export_fails_and_writes_nothing(small_zf, tmp_path, capsys, monkeypatch):
-    """An export whose graph differs from the model (its normalization left out) is refused."""
+    """An export whose graph differs from the model (its normalization left out) is refused;
+    with --force an existing file stays as it was, and no temporary file stays behind."""
     from zoo.export.preprocess import GraphPreprocess
 
     (config, ckpt), out = small_zf, tmp_path / 'model.onnx'
+    out.write_bytes(b'the previous export')
     init = GraphPreprocess.__init__
 
     def without_normalization(self, resize, mean, std, *args, **kwargs):
         init(self, resize, None, None, *args, **kwargs)
 
     monkeypatch.setattr(GraphPreprocess, '__init__', without_normalization)
-    status = main(['export', config, str(ckpt), '--out', str(out), '--check-images', IMAGE])
+    status = main(['export', config, str(ckpt), '--out', str(out), '--check-images', IMAGE,
+                   '--force'])
     err = capsys.readouterr().err
     assert status == 1
     assert 'disagrees with PyTorch' in err and 'nothing written' in err
-    assert _leftovers(tmp_path) == []
+    assert _leftovers(tmp_path) == ['model.onnx']
+    assert out.read_bytes() == b'the previous export'
+
+
+def test_existing_file_is_refused_without_force(small_zf, tmp_path, capsys):
+    config, ckpt = small_zf
+    out = tmp_path / 'model.onnx'
+    out.write_bytes(b'the previous export')
+    status = main(['export', config, str(ckpt), '--out', str(out), '--check-images', IMAGE])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f'--out {out}: the file exists; give --force' in err
+    assert out.read_bytes() == b'the previous export'
+    assert _leftovers(tmp_path) == ['model.onnx']
 
 
 def test_missing_check_image_is_reported(small_zf, tmp_path, capsys):

@@ -1,9 +1,16 @@
-"""``zoo export CONFIG CKPT_OR_WORK_DIR --format onnx --out model.onnx [--opset N]
-[--check-images IMG ...]``: the whole detector as one ONNX file, checked with onnxruntime."""
+"""``zoo export CONFIG CKPT_OR_WORK_DIR --format onnx --out model.onnx [--force] [--opset N]
+[--check-images IMG ...]``: the whole detector as one ONNX file, checked with onnxruntime.
+
+The file is never half-checked: it is written to a hidden temporary file beside ``--out``,
+that file is checked (``onnx.checker``, then onnxruntime against PyTorch on two sizes), and
+only then renamed onto ``--out`` (``os.replace``); on any failure the temporary file is removed
+and ``--out`` is left as it was."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import tempfile
 
 from .config_cmd import add_cfg_options
 
@@ -33,7 +40,11 @@ def add_parsers(sub, common) -> None:
     p.add_argument('config')
     p.add_argument('checkpoint', metavar='CKPT_OR_WORK_DIR')
     p.add_argument('--format', choices=['onnx'], default='onnx', help='onnx (the only one)')
-    p.add_argument('--out', required=True, help='the file to write, e.g. model.onnx')
+    p.add_argument('--out', required=True,
+                   help='the file to write, e.g. model.onnx; an existing file is refused unless '
+                        '--force')
+    p.add_argument('--force', action='store_true',
+                   help='replace an existing --out file (only once the new one passed the check)')
     p.add_argument('--opset', type=int, default=None,
                    help='ONNX opset version, 11 to 20 (default 17)')
     p.add_argument('--check-images', nargs='+', metavar='IMG', default=None,
@@ -95,9 +106,14 @@ def run(args) -> int:
     from zoo.config import load_config
     from zoo.detectors.builder import load_model
     from zoo.export import (DEFAULT_OPSET, MIN_IOU, SCORE_ATOL, SCORE_THR, ExportError,
-                            build_exportable, check_images, export_onnx, image_pipeline, verify)
-    from zoo.runner.atomic import write_bytes
+                            build_exportable, check_images, check_model_file, export_onnx,
+                            image_pipeline, verify)
 
+    if os.path.isdir(args.out):
+        raise ConfigError(f'--out {args.out}: a folder, expected the path of a file to write')
+    if os.path.exists(args.out) and not args.force:
+        raise ConfigError(f'--out {args.out}: the file exists; give --force to replace it (it is '
+                          'replaced only once the new export passed the check)')
     opset = DEFAULT_OPSET if args.opset is None else args.opset
     if not 11 <= opset <= 20:
         raise ConfigError(f'--opset {opset}: expected 11 to 20 (the TorchScript exporter\'s range '
@@ -115,24 +131,42 @@ def run(args) -> int:
     min_iou = MIN_IOU if args.min_iou is None else args.min_iou
     atol = SCORE_ATOL if args.score_atol is None else args.score_atol
     torch.set_grad_enabled(False)
-    result = verify(onnx_bytes, model, pipeline, images, score_thr, min_iou, atol,
-                    max_per_img(cfg))
-    sizes = sorted({tuple(img.shape[-2:]) for _, img in images})
-    summary = (f'{result.checked} detections scoring above {score_thr} on {len(images)} images '
-               f'({len(sizes)} sizes); smallest IoU {result.min_iou:.4f}, largest score '
-               f'difference {result.max_score_diff:.2e}')
-    if not result.ok:
-        shown = result.problems[:10]
-        more = len(result.problems) - len(shown)
-        raise ExportError('the exported model disagrees with PyTorch (nothing written to '
-                          f'{args.out}): {summary}; tolerance IoU >= {min_iou}, score '
-                          f'difference <= {atol}:\n  ' + '\n  '.join(shown)
-                          + (f'\n  ... and {more} more' if more else ''))
-    if result.checked == 0:
-        raise ExportError(f'no detection scored above {score_thr} on the check images, so the '
-                          f'check compared nothing (nothing written to {args.out}); give other '
-                          '--check-images or a lower --score-thr')
-    write_bytes(args.out, onnx_bytes)
+    folder = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(args.out)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(onnx_bytes)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> what open() would have made
+        del onnx_bytes
+        size = os.path.getsize(tmp)
+        check_model_file(tmp)
+        result = verify(tmp, model, pipeline, images, score_thr, min_iou, atol, max_per_img(cfg))
+        sizes = sorted({tuple(img.shape[-2:]) for _, img in images})
+        summary = (f'{result.checked} detections scoring above {score_thr} on {len(images)} '
+                   f'images ({len(sizes)} sizes); smallest IoU {result.min_iou:.4f}, largest '
+                   f'score difference {result.max_score_diff:.2e}, largest box coordinate '
+                   f'difference {result.max_box_diff:.2e} px')
+        if not result.ok:
+            shown = result.problems[:10]
+            more = len(result.problems) - len(shown)
+            raise ExportError('the exported model disagrees with PyTorch (nothing written to '
+                              f'{args.out}): {summary}; tolerance IoU >= {min_iou}, score '
+                              f'difference <= {atol}:\n  ' + '\n  '.join(shown)
+                              + (f'\n  ... and {more} more' if more else ''))
+        if result.checked == 0:
+            raise ExportError(f'no detection scored above {score_thr} on the check images, so '
+                              f'the check compared nothing (nothing written to {args.out}); give '
+                              'other --check-images or a lower --score-thr')
+        os.replace(tmp, args.out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     print(f'checked with onnxruntime: {summary}')
-    print(f'{args.out} written ({len(onnx_bytes) / 2**20:.1f} MiB)')
+    print(f'{args.out} written ({size / 2**20:.1f} MiB)')
     return 0

@@ -33,12 +33,14 @@ class Match:
         checked: detections above the floor, both lists together.
         min_iou: the smallest IoU of a matched pair (1.0 when nothing was matched).
         max_score_diff: the largest score difference of a matched pair.
+        max_box_diff: the largest difference of a box coordinate of a matched pair (pixels).
         problems: one line per detection without partner.
     """
     ok: bool = True
     checked: int = 0
     min_iou: float = 1.0
     max_score_diff: float = 0.0
+    max_box_diff: float = 0.0
     problems: list = field(default_factory=list)
 
     def merge(self, other: 'Match', name: str) -> None:
@@ -46,6 +48,7 @@ class Match:
         self.checked += other.checked
         self.min_iou = min(self.min_iou, other.min_iou)
         self.max_score_diff = max(self.max_score_diff, other.max_score_diff)
+        self.max_box_diff = max(self.max_box_diff, other.max_box_diff)
         self.problems += [f'{name}: {p}' for p in other.problems]
 
 
@@ -99,4 +102,7 @@ def match_detections(reference: dict, candidate: dict, score_thr: float = SCORE_
             j = partners[pair_sdiff[i, partners].argmin()]
             result.min_iou = min(result.min_iou, float(pair_iou[i, j]))
             result.max_score_diff = max(result.max_score_diff, float(pair_sdiff[i, j]))
+            other_boxes = cb if side == 0 else rb
+            result.max_box_diff = max(result.max_box_diff,
+                                      float((boxes[i].double() - other_boxes[j].double()).abs().max()))
     return result

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -77,6 +77,8 @@ def export_onnx(exportable: ExportableDetector, example: Tensor,
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
             warnings.filterwarnings('ignore', category=UserWarning, module=r'torch\.onnx')
             warnings.filterwarnings('ignore', category=DeprecationWarning)
+            warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.* is deprecated',
+                                    category=FutureWarning)
             torch.onnx.export(
                 exportable, (example,), buf, dynamo=False, opset_version=int(opset),
                 input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
@@ -92,8 +94,28 @@ def export_onnx(exportable: ExportableDetector, example: Tensor,
     return buf.getvalue()
 
 
-def ort_session(onnx_bytes: bytes, threads: Optional[int] = None):
-    """An onnxruntime CPU session for the file's bytes.
+def check_model_file(path: str) -> None:
+    """``onnx.checker.check_model`` on the file at ``path`` (the graph is well formed: types,
+    opset, every node's inputs defined); the exported model is checked as a file, the one that
+    will be renamed into place.
+
+    Raises:
+        ExportError: the checker refuses the file (its message chained), or onnx is missing.
+    """
+    try:
+        import onnx
+    except ImportError as err:
+        raise ExportError("checking the exported file needs onnx: pip install "
+                          "'detection-zoo[export]' (or onnx onnxruntime)") from err
+    try:
+        onnx.checker.check_model(path)
+    except onnx.checker.ValidationError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ''
+        raise ExportError(f'the exported file {path} is not a valid ONNX model: {first}') from err
+
+
+def ort_session(onnx_model: Union[bytes, str], threads: Optional[int] = None):
+    """An onnxruntime CPU session for an ONNX file (its path, or its bytes).
 
     Raises:
         ExportError: onnxruntime is not installed (the ``export`` extra).
@@ -107,7 +129,7 @@ def ort_session(onnx_bytes: bytes, threads: Optional[int] = None):
     options.log_severity_level = 3  # no constant-folding notes on stderr
     if threads:
         options.intra_op_num_threads = int(threads)
-    return ort.InferenceSession(onnx_bytes, options, providers=['CPUExecutionProvider'])
+    return ort.InferenceSession(onnx_model, options, providers=['CPUExecutionProvider'])
 
 
 def run_onnx(session, image: Tensor) -> dict:
@@ -143,7 +165,7 @@ def check_images(paths: Sequence[str]) -> list[tuple[str, Tensor]]:
     return out
 
 
-def verify(onnx_bytes: bytes, model, pipeline, images: Sequence[tuple[str, Tensor]],
+def verify(onnx_model: Union[bytes, str], model, pipeline, images: Sequence[tuple[str, Tensor]],
            score_thr: float = SCORE_THR, min_iou: float = MIN_IOU,
            score_atol: float = SCORE_ATOL, max_per_img: Optional[int] = None) -> Match:
     """Run the exported file with onnxruntime and ``model`` with PyTorch (the test pipeline,
@@ -151,12 +173,13 @@ def verify(onnx_bytes: bytes, model, pipeline, images: Sequence[tuple[str, Tenso
     (:func:`~zoo.export.check.match_detections`).
 
     Args:
+        onnx_model: the exported file's path (as ``zoo export`` checks it), or its bytes.
         images: ``(name, uint8 (3, H, W) RGB)`` pairs (:func:`check_images`).
 
     Returns:
         The merged :class:`~zoo.export.check.Match` of all images.
     """
-    session = ort_session(onnx_bytes)
+    session = ort_session(onnx_model)
     total = Match()
     with torch.no_grad():
         for name, image in images:
