@@ -19,8 +19,9 @@ Usage (docs/export.md)::
     python benchmarks/onnx_vs_pytorch.py --recipes zf --checkpoint work_dirs/zf_bccd \
         [--config work_dirs/zf_bccd/faster_rcnn_zf_bccd.py]
 
-Exit status: 0 when the detections agreed, 1 when they did not (nothing is timed then), 2 for
-bad arguments.
+Exit status: 0 when the detections agreed, 1 when they did not or when no detection scored
+above 0.05 in either runtime (nothing to compare, e.g. YOLOv3 with random weights; nothing is
+timed then), 2 for bad arguments.
 """
 from __future__ import annotations
 
@@ -115,8 +116,13 @@ def bench(name: str, args, threads: int) -> dict:
             agreement.merge(match_detections(run_pytorch(model, pipeline, img),
                                              run_onnx(session, img), max_per_img=100),
                             os.path.basename(path))
+    if agreement.ok and agreement.checked == 0:  # e.g. YOLOv3's random weights: scores ~1e-4
+        agreement.ok = False
+        agreement.problems.append('no detection scored above 0.05 in either runtime, so nothing '
+                                  'was compared (give trained weights with --checkpoint)')
     if not agreement.ok:
-        return dict(recipe=name, agreed=False, problems=agreement.problems[:10], images=paths)
+        return dict(recipe=name, agreed=False, problems=agreement.problems[:10],
+                    images=[os.path.basename(p) for p in paths])
     hwc = [img.permute(1, 2, 0).contiguous().numpy() for img in images]
 
     def pytorch():
@@ -134,7 +140,8 @@ def bench(name: str, args, threads: int) -> dict:
     return dict(recipe=name, agreed=True, onnx_mib=round(len(onnx_bytes) / 2**20, 1),
                 compared=agreement.checked, min_iou=agreement.min_iou,
                 max_box_diff_px=agreement.max_box_diff, max_score_diff=agreement.max_score_diff,
-                images=paths, sizes=sorted({tuple(img.shape[-2:]) for img in images}),
+                images=[os.path.basename(p) for p in paths],
+                sizes=sorted({tuple(img.shape[-2:]) for img in images}),
                 seconds_per_pass={k: v for k, v in times.items()},
                 images_per_s={k: 1.0 / v for k, v in per_image.items()},
                 speedup=per_image['pytorch'] / per_image['onnxruntime'])
@@ -147,8 +154,12 @@ def main(argv=None) -> int:
     threads = args.threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     registry.discover()
+    load_before = round(os.getloadavg()[0], 1) if hasattr(os, 'getloadavg') else None
     rows = [bench(name, args, threads) for name in args.recipes]
-    print(f'CPU, {threads} threads, batch 1, {args.images} BCCD test images, median of '
+    load_after = round(os.getloadavg()[0], 1) if hasattr(os, 'getloadavg') else None
+    print(f'CPU ({os.cpu_count()} cores, 1-minute load average {load_before} before, '
+          f'{load_after} after: other processes share the cores when it exceeds the threads), '
+          f'{threads} threads, batch 1, {args.images} BCCD test images, median of '
           f'{args.repeats} interleaved passes; torch {torch.__version__}, onnxruntime '
           f'{onnxruntime.__version__}')
     print(f'{"recipe":<10} {"PyTorch img/s":>14} {"onnxruntime img/s":>18} {"speed-up":>9}')
@@ -156,7 +167,7 @@ def main(argv=None) -> int:
     for r in rows:
         if not r['agreed']:
             status = 1
-            print(f'{r["recipe"]:<10} detections differ, not timed: ' + '; '.join(r['problems']))
+            print(f'{r["recipe"]:<10} not timed: ' + '; '.join(r['problems']))
             continue
         ips = r['images_per_s']
         print(f'{r["recipe"]:<10} {ips["pytorch"]:>14.2f} {ips["onnxruntime"]:>18.2f} '
@@ -166,8 +177,12 @@ def main(argv=None) -> int:
     if args.out:
         from zoo.runner.atomic import write_text
         write_text(args.out, json.dumps(dict(machine=platform.processor() or platform.machine(),
-                                             threads=threads, images=args.images,
-                                             repeats=args.repeats, rows=rows), indent=1))
+                                             cores=os.cpu_count(), threads=threads,
+                                             load_average=[load_before, load_after],
+                                             images=args.images, repeats=args.repeats,
+                                             warmup=args.warmup, torch=torch.__version__,
+                                             onnxruntime=onnxruntime.__version__, rows=rows),
+                                        indent=1))
     return status
 
 
