@@ -39,6 +39,9 @@ DDP_TESTS = ('tests/runner/test_ddp_cpu.py',)
 ANALYSIS_HAND = ('tests/analysis/test_tide.py', 'tests/analysis/test_confusion.py',
                  'tests/analysis/test_pr_curve.py')
 ANALYSIS_CLI = ('tests/analysis/test_analyze_cli.py',)
+EXPORT_PARTS = ('tests/export/test_export_parts.py',)
+EXPORT_ONNX = 'tests/export/test_export_onnx.py'
+EXPORT_CLI = 'zoo/cli/export_cmd.py'
 
 MUTATIONS = [
     # --- the three bugs of issue 14 --------------------------------------------------------
@@ -233,4 +236,44 @@ MUTATIONS = [
              "if name in vars(test_args) and name != 'func':",
              "if name in vars(test_args) and name not in ('func', 'cfg_options'):",
              ANALYSIS_CLI, 'zoo analyze CKPT: the test run ignores --cfg-options'),
+    # --- ONNX export (zoo export) ---------------------------------------------------------
+    Mutation('export_resize_rounding_truncated', 'zoo/export/preprocess.py',
+             'torch.floor((out + one / 2) / one)',
+             'torch.floor(out / one)',
+             EXPORT_PARTS, "the graph's resize truncates the fixed-point sums instead of rounding "
+                           "them as torchvision's uint8 kernel does"),
+    Mutation('export_match_ignores_iou', 'zoo/export/check.py',
+             '& (iou >= min_iou) &',
+             '& (iou >= 0) &',
+             EXPORT_PARTS, 'the export check accepts partners whose boxes do not overlap'),
+    Mutation('export_graph_keeps_half_the_detections', 'zoo/api/head_utils.py',
+             'keep = keep[:max_per_img]  # batched_nms',
+             'keep = keep[:max_per_img // 2]  # batched_nms',
+             (f'{EXPORT_ONNX}::test_zf_faster_rcnn_exports_and_agrees',),
+             'the traced graph keeps max_per_img // 2 detections where PyTorch keeps max_per_img'),
+    Mutation('export_graph_rpn_top_k_cut', RPN,
+             'k = torch.clamp(n, max=nms_pre)',
+             'k = torch.clamp(n, max=nms_pre // 20)',
+             (f'{EXPORT_ONNX}::test_zf_faster_rcnn_exports_and_agrees',),
+             "the traced RPN keeps a twentieth of the per-level top-k proposals"),
+    Mutation('export_unsupported_op_not_named', 'zoo/export/onnx.py',
+             'return m.group(1)',
+             'return None',
+             (f'{EXPORT_ONNX}::test_unsupported_op_fails_naming_it_and_writes_nothing',),
+             'an export failure no longer names the operator without an ONNX conversion'),
+    Mutation('export_written_when_disagreeing', EXPORT_CLI,
+             '        if not result.ok:\n',
+             '        if False:\n',
+             (f'{EXPORT_ONNX}::test_disagreeing_export_fails_and_writes_nothing',),
+             'a file whose detections differ from PyTorch is written anyway'),
+    Mutation('export_overwrites_without_force', EXPORT_CLI,
+             'if os.path.exists(args.out) and not args.force:',
+             'if os.path.exists(args.out) and not args.force and False:',
+             (f'{EXPORT_ONNX}::test_existing_file_is_refused_without_force',),
+             'an existing --out file is replaced without --force'),
+    Mutation('export_temporary_file_left', EXPORT_CLI,
+             '            os.unlink(tmp)\n',
+             '            pass\n',
+             (f'{EXPORT_ONNX}::test_disagreeing_export_fails_and_writes_nothing',),
+             'a failed export leaves its half-checked temporary file beside --out'),
 ]

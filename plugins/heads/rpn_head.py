@@ -251,7 +251,8 @@ class RPNHead(nn.Module):
         per_level = [c.shape[-2] * c.shape[-1] * self.num_anchors for c in cls_scores]
         keep_idx, start = [], 0
         for lvl_scores in scores.split(per_level, dim=1):
-            k = min(nms_pre, lvl_scores.shape[1])
+            n = lvl_scores.shape[1]  # a traced tensor under ONNX export: k stays symbolic
+            k = torch.clamp(n, max=nms_pre) if isinstance(n, Tensor) else min(nms_pre, n)
             keep_idx.append(lvl_scores.topk(k, dim=1).indices + start)
             start += lvl_scores.shape[1]
         idx = torch.cat(keep_idx, 1)                                       # (B, K)
@@ -266,6 +267,11 @@ class RPNHead(nn.Module):
         ok = size_keep_mask(boxes, min_size)
         ok_idx = ok.nonzero().squeeze(1)
         kept = ok_idx[batched_nms(boxes[ok_idx], top_scores[ok_idx], group[ok_idx], iou_thr)]
+        if torch.jit.is_tracing():  # ONNX export, one image: the best max_per_img, no counts
+            if B != 1:
+                raise ValueError(f'ONNX export traces a batch of one image, got {B}')
+            kept = kept[:max_per_img]
+            return [InstanceData(bboxes=boxes[kept], scores=top_scores[kept])]
         kept = kept[per_image_topk_mask(img_idx[kept], max_per_img)]
         # batched_nms orders by score over all images: group by image, best first in each
         kept = kept[torch.sort(img_idx[kept], stable=True).indices]

@@ -142,11 +142,17 @@ class Shared2FCBBoxHead(nn.Module):
         deltas = bbox_pred if not self.reg_class_agnostic else bbox_pred.repeat(1, C)
         boxes = self.bbox_coder.decode(rois[:, 1:], deltas).view(K, C, 4)
         img_idx = rois[:, 0].long()
-        hw = torch.as_tensor([list(s.metainfo['img_shape'][:2]) for s in data_samples],
-                             dtype=boxes.dtype, device=boxes.device)
+        # (B, 2) (h, w); stacked, so that a traced shape (ONNX export) stays symbolic
+        hw = torch.stack([torch.as_tensor(_hw(s.metainfo['img_shape']), dtype=boxes.dtype,
+                                          device=boxes.device) for s in data_samples])
         boxes = clip_boxes(boxes, hw[img_idx]).reshape(-1, 4)             # each RoI's image
         scores = scores.reshape(-1)
         labels = torch.arange(C, device=boxes.device).repeat(K)
         img_idx = img_idx.repeat_interleave(C)
         return nms_per_image(boxes, scores, labels, img_idx, data_samples, C, score_thr, min_size,
                              iou_thr, max_per_img, rescale)
+
+
+def _hw(shape):
+    """(h, w) of an ``img_shape``: a tuple, or a traced (h, w) tensor (2,) under ONNX export."""
+    return shape if isinstance(shape, Tensor) else list(shape[:2])

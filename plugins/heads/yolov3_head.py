@@ -278,7 +278,10 @@ class YOLOV3Head(nn.Module):
         cls = preds[..., 5:].sigmoid() if self.cls_sigmoid else preds[..., 5:].softmax(-1)
         scores = obj[..., None] * cls                                       # (B, N, C)
         scores = scores.masked_fill((obj < cfg.get('conf_thr', 0.0))[..., None], 0.0)
-        k = min(int(cfg.get('nms_pre', N * C)), N * C)
+        if isinstance(N, Tensor):  # traced under ONNX export: k stays symbolic
+            k = torch.clamp(N * C, max=int(cfg['nms_pre'])) if 'nms_pre' in cfg else N * C
+        else:
+            k = min(int(cfg.get('nms_pre', N * C)), N * C)
         top, idx = scores.reshape(B, -1).topk(k, dim=1)                     # (B, k)
         top_boxes = boxes.gather(1, (idx // C)[..., None].expand(-1, -1, 4))
         return select_detections(top_boxes, top, idx % C, data_samples, C, cfg, rescale)

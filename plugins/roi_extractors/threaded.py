@@ -15,7 +15,8 @@ number of cores, with the results unchanged bit for bit:
   The per-image results are copied into one (B, C, H, W) tensor as they come, so at most
   ``workers`` single-image gradients exist besides it.
 
-CUDA tensors and small inputs go straight to :func:`torchvision.ops.roi_align`.
+CUDA tensors, small inputs and traced calls (ONNX export, which knows torchvision's op but not
+this autograd Function) go straight to :func:`torchvision.ops.roi_align`.
 """
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ def threaded_roi_align(feat: Tensor, rois: Tensor, output_size: int, spatial_sca
     """
     workers = torch.get_num_threads()
     if (feat.device.type != 'cpu' or workers <= 1 or rois.shape[0] < MIN_ROIS
-            or rois.requires_grad or torch.jit.is_scripting()):
+            or rois.requires_grad or torch.jit.is_scripting() or torch.jit.is_tracing()):
         return roi_align(feat, rois, output_size, spatial_scale, sampling_ratio, aligned)
     return _ThreadedRoIAlign.apply(feat, rois, int(output_size), float(spatial_scale),
                                    int(sampling_ratio), bool(aligned), workers)

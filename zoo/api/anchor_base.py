@@ -123,7 +123,7 @@ class BaseAnchorGenerator:
         sx, sy = sx.reshape(-1), sy.reshape(-1)
         shifts = torch.stack((sx, sy, sx, sy), dim=1).to(dtype)
         base = self.base_anchors[level].to(device=device, dtype=dtype)
-        return (shifts[:, None, :] + base[None, :, :]).reshape(-1, 4)
+        return (shifts.unsqueeze(1) + base.unsqueeze(0)).reshape(-1, 4)
 
     def grid_priors(self, featmap_sizes: Sequence[tuple[int, int]], device: Any = 'cpu',
                     dtype: torch.dtype = torch.float32) -> list[Tensor]:
@@ -152,6 +152,9 @@ class BaseAnchorGenerator:
             raise ValueError(f'{type(self).__name__}.grid_priors: featmap_sizes has '
                              f'{len(featmap_sizes)} levels, but the scheme has {self.num_levels} '
                              f'(strides {list(self.strides)}); got {list(featmap_sizes)!r}')
+        if torch.jit.is_tracing():  # ONNX export: the sizes are traced tensors, kept symbolic
+            return [self.single_level_grid_priors((h, w), level, device, dtype)
+                    for level, (h, w) in enumerate(featmap_sizes)]
         try:
             sizes = tuple((int(h), int(w)) for h, w in featmap_sizes)
         except (TypeError, ValueError):

@@ -176,14 +176,36 @@ def nms_per_image(boxes: Tensor, scores: Tensor, labels: Tensor, img_idx: Tensor
     keep = ((scores > score_thr) & size_keep_mask(boxes, min_size)).nonzero().squeeze(1)
     keep = keep[batched_nms(boxes[keep], scores[keep], img_idx[keep] * num_classes + labels[keep],
                             iou_thr)]
-    keep = keep[per_image_topk_mask(img_idx[keep], max_per_img)]
-    keep = keep[torch.sort(img_idx[keep], stable=True).indices]  # by image, best first in each
+    exporting = torch.jit.is_tracing()  # ONNX export (one image): no count leaves the graph
+    if exporting:
+        _check_one_image(B)
+        keep = keep[:max_per_img]  # batched_nms returns them best first
+    else:
+        keep = keep[per_image_topk_mask(img_idx[keep], max_per_img)]
+        keep = keep[torch.sort(img_idx[keep], stable=True).indices]  # by image, best first in each
     boxes, scores, labels, img_idx = boxes[keep], scores[keep], labels[keep], img_idx[keep]
-    if rescale:
-        factors = torch.as_tensor([list(s.metainfo.get('scale_factor', (1.0, 1.0)))
-                                   for s in data_samples], dtype=boxes.dtype,
-                                  device=boxes.device)  # (B, 2)
+    if rescale:  # (B, 2); stacked, so that a traced scale factor (ONNX export) stays symbolic
+        factors = torch.stack([torch.as_tensor(_pair(s.metainfo.get('scale_factor', (1.0, 1.0))),
+                                               dtype=boxes.dtype, device=boxes.device)
+                               for s in data_samples])
         boxes = rescale_boxes(boxes, factors[img_idx])
+    if exporting:
+        return [InstanceData(bboxes=boxes, scores=scores, labels=labels)]
     counts = torch.bincount(img_idx, minlength=B).tolist()
     return [InstanceData(bboxes=b, scores=s, labels=lab) for b, s, lab in
             zip(boxes.split(counts), scores.split(counts), labels.split(counts))]
+
+
+def _pair(value):
+    return value if isinstance(value, Tensor) else list(value)
+
+
+def _check_one_image(batch_size: int) -> None:
+    """Refuse a batch of more than one image while tracing for ONNX export: the exported
+    detectors take one image (their per-image grouping of detections is left out of the graph).
+
+    Raises:
+        ValueError: ``batch_size`` is not 1.
+    """
+    if batch_size != 1:
+        raise ValueError(f'ONNX export traces a batch of one image, got {batch_size}')

@@ -18,12 +18,12 @@ from typing import Optional, Sequence
 from registry import ConfigError
 
 from . import (ablate_cmd, analyze_cmd, anchors_cmd, browse_cmd, config_cmd, convert_cmd, data_cmd,
-               infer_cmd, parts_cmd, plot_cmd, test_cmd, train_cmd)
+               export_cmd, infer_cmd, parts_cmd, plot_cmd, test_cmd, train_cmd)
 
 # Each module has add_parsers(subparsers, common), which sets `func` on its parsers. Modules import
 # the training stack inside their functions, so that `zoo list` stays fast.
 COMMAND_MODULES = [parts_cmd, config_cmd, train_cmd, test_cmd, infer_cmd, analyze_cmd, plot_cmd,
-                   browse_cmd, convert_cmd, anchors_cmd, ablate_cmd, data_cmd]
+                   browse_cmd, convert_cmd, anchors_cmd, ablate_cmd, data_cmd, export_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -108,8 +108,12 @@ def clip_boxes(boxes: Tensor, shape: Union[Sequence, Tensor]) -> Tensor:
         ValueError: ``shape`` is neither one (h, w) nor one per image of the batch.
     """
     if not isinstance(shape, Tensor) and len(shape) and isinstance(shape[0], (Sequence, Tensor)):
-        shape = [list(s[:2]) for s in shape]
-    hw = torch.as_tensor(shape, dtype=boxes.dtype, device=boxes.device)
+        # stacked rather than read as numbers: a traced (h, w) tensor (2,) (ONNX export) stays
+        # symbolic
+        hw = torch.stack([torch.as_tensor(s if isinstance(s, Tensor) else list(s[:2]),
+                                          dtype=boxes.dtype, device=boxes.device) for s in shape])
+    else:
+        hw = torch.as_tensor(shape, dtype=boxes.dtype, device=boxes.device)
     if hw.shape == (2,):
         pass
     elif hw.dim() == 2 and hw.shape[1] == 2 and boxes.dim() >= 2 and hw.shape[0] == boxes.shape[0]:
