@@ -42,6 +42,34 @@ def write_record(work_dir: str, **fields) -> None:
     atomic.write_text(os.path.join(work_dir, RECORD), json.dumps(record, indent=1))
 
 
+def saved_config(work_dir: str) -> str:
+    """The config file a run saved in ``work_dir``: ``config.py`` (``zoo train --data`` and
+    ``zoo ablate`` write it), else the config mmengine's runner dumped there (named after the
+    config the run record names, else the only ``*.py``). That file holds the whole merged
+    config, ``--cfg-options`` included.
+
+    Raises:
+        ConfigError: ``work_dir`` is no folder, or holds no saved config.
+    """
+    if not os.path.isdir(work_dir):
+        raise ConfigError(f'work dir {work_dir!r} does not exist (or is not a folder)')
+    merged = os.path.join(work_dir, 'config.py')
+    if os.path.isfile(merged):
+        return merged
+    record = read_record(work_dir) or {}
+    if record.get('config'):
+        dumped = os.path.join(work_dir, os.path.basename(record['config']))
+        if os.path.isfile(dumped):
+            return dumped
+    found = sorted(glob.glob(os.path.join(glob.escape(work_dir), '*.py')))
+    if len(found) == 1:
+        return found[0]
+    raise ConfigError(f'work dir {work_dir!r} holds no saved config (config.py or the config '
+                      'mmengine dumps there)' + (f'; it holds several .py files: '
+                                                  f'{[os.path.basename(f) for f in found]}'
+                                                  if found else ''))
+
+
 def run_artifacts(work_dir: str) -> list[str]:
     """What a previous run left in ``work_dir``: checkpoints, ``last_checkpoint``, mmengine's
     timestamped log folders, the run record (sorted paths)."""
