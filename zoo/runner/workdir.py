@@ -134,9 +134,16 @@ def remove_artifacts(paths: list[str], keep: str = '') -> None:
         print(f'--overwrite: removed {len(paths)} file(s) and folder(s) of the previous run')
 
 
-def train(runner, config: str, stale: list[str]) -> None:
+def command_line(argv: Optional[list]) -> Optional[str]:
+    """The ``zoo`` command line of ``argv`` (its arguments), quoted for a POSIX shell."""
+    import shlex
+    return None if argv is None else shlex.join(['zoo', *map(str, argv)])
+
+
+def train(runner, config: str, stale: list[str], command: Optional[str] = None) -> None:
     """``runner.train()`` with the run record kept, the previous run's files (``stale``) removed
-    first, and a divergence error completed with the checkpoint to go on from.
+    first, and a divergence error completed with the checkpoint to go on from. ``command`` (the
+    ``zoo train`` command line) and the current folder are recorded, for ``zoo model-zoo``.
 
     Raises:
         NonFiniteError: with a note naming the newest checkpoint verified finite (or none).
@@ -147,7 +154,8 @@ def train(runner, config: str, stale: list[str]) -> None:
     work_dir = runner.work_dir
     remove_artifacts(stale, keep=runner.log_dir)
     write_record(work_dir, config=os.path.abspath(config), state='running', started=time.time(),
-                 fingerprint=model_identity(runner.cfg)['fingerprint'], detector=runner.cfg.model.type)
+                 fingerprint=model_identity(runner.cfg)['fingerprint'], detector=runner.cfg.model.type,
+                 command=command, cwd=os.getcwd())
     try:
         runner.train()
     except BaseException as err:

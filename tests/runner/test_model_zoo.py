@@ -1,0 +1,88 @@
+"""`zoo model-zoo`: the table of docs/model_zoo.md from two tiny work dirs, one with everything
+recorded (zoo test's metrics, commands: known numbers) and one read from its last validation;
+unfinished runs are refused. A real run's row: tests/runner/test_cli_train_test_infer.py."""
+import json
+import os
+import shutil
+
+from zoo.ablation.model_zoo import PLACEHOLDER, model_zoo_markdown
+from zoo.cli.main import main
+
+from conftest import ROOT
+
+ZF = os.path.join(ROOT, 'configs/faster_rcnn/faster_rcnn_zf_bccd.py')
+
+
+def _work_dir(path, model_files, record, profile=None, scalars=()):
+    cfg, ckpt = model_files
+    path.mkdir()
+    shutil.copy(cfg, path / 'config.py')
+    shutil.copy(ckpt, path / 'epoch_1.pth')
+    (path / 'last_checkpoint').write_text(str(path / 'epoch_1.pth'))
+    (path / 'zoo_run.json').write_text(json.dumps(record))
+    if profile:
+        (path / 'profile.json').write_text(json.dumps(profile))
+    if scalars:
+        (path / '20260101_120000' / 'vis_data').mkdir(parents=True)
+        (path / '20260101_120000' / 'vis_data' / 'scalars.json').write_text(
+            ''.join(json.dumps(s) + '\n' for s in scalars))
+    return str(path)
+
+
+def _val(ap, ap50, ap75, step):
+    """A validation entry of mmengine's scalars.json."""
+    return {'coco/bbox_mAP': ap, 'coco/bbox_mAP_50': ap50, 'coco/bbox_mAP_75': ap75, 'step': step}
+
+
+def _rows(text):
+    return [[c.strip() for c in line.strip('|').split(' | ')] for line in text.splitlines()
+            if line.startswith('| `')]
+
+
+def test_the_table_of_two_work_dirs(model_files, tmp_path, capsys):
+    a = _work_dir(tmp_path / 'a', model_files, dict(
+        config=ZF, state='finished', started=1000.0, finished=1150.0,
+        command='zoo train configs/faster_rcnn/faster_rcnn_zf_bccd.py --work-dir a',
+        test=dict(command='zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a | tee log',
+                  metrics={'coco/bbox_mAP': 0.51234, 'coco/bbox_mAP_50': 0.8,
+                           'coco/bbox_mAP_75': -1.0})),
+        profile=dict(params=1234567, gflops=12.345, input_size=[128, 160], latency_ms=45.67,
+                     latency_runs=10, device='cpu', threads=2))
+    b = _work_dir(tmp_path / 'b', model_files, dict(config=model_files[0], state='finished',
+                                                    started=0.0, finished=60.0),
+                  profile=dict(params=4932888, gflops=1.376, input_size=[128, 160], latency_ms=8.04,
+                               latency_runs=10, device='cpu', threads=2),
+                  scalars=[dict(loss=1.0, lr=0.01, step=1), _val(0.1, 0.2, 0.05, 1),
+                           _val(0.25, 0.5, 0.125, 2)])
+    out = tmp_path / 'docs' / 'model_zoo.md'
+    assert main(['model-zoo', a, b, '--out', str(out)]) == 0
+    assert '2 run(s) written' in capsys.readouterr().out
+    text = out.read_text()
+    assert text.startswith('# Model zoo') and 'zoo model-zoo work_dirs/zf' in text
+    row_a, row_b = _rows(text)
+    assert row_a == ['`zoo::faster_rcnn/faster_rcnn_zf_bccd.py`', '0.512', '0.800', 'n/a', '1.23',
+                     '12.3 (128x160)', '45.7', '2.5',
+                     '`zoo train configs/faster_rcnn/faster_rcnn_zf_bccd.py --work-dir a`<br>'
+                     '`zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a \\| tee log`']
+    # b: its last validation, marked; no commands recorded
+    assert row_b == [f'`{model_files[0]}`', '0.250 (val)', '0.500 (val)', '0.125 (val)', '4.93',
+                     '1.4 (128x160)', '8.0', '1.0', 'not recorded<br>not recorded']
+    assert 'Measured on cpu, 2 threads' in text  # the first row's device
+
+
+def test_an_unfinished_run_is_refused_and_nothing_is_written(model_files, tmp_path, capsys):
+    # stopped after a validation: metrics in its logs, but the run is not finished
+    a = _work_dir(tmp_path / 'a', model_files, dict(config=ZF, state='running', started=0.0),
+                  scalars=[_val(0.1, 0.2, 0.05, 1)])
+    out = tmp_path / 'model_zoo.md'
+    assert main(['model-zoo', a, '--out', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"'{a}' holds no finished run (state: running" in err
+    assert not out.exists()
+    assert main(['model-zoo', a, '--out', str(tmp_path / 'table.txt')]) == 2
+    assert 'expected a Markdown file name' in capsys.readouterr().err
+
+
+def test_no_row_leaves_the_placeholder():
+    text = model_zoo_markdown([])
+    assert text.splitlines()[-1] == PLACEHOLDER and '| recipe | AP |' in text
