@@ -36,6 +36,10 @@ PARITY = ('tests/parity/test_torchvision_training_parity.py',)
 YOLO_TESTS = ('tests/yolo/test_yolo_heads.py',)
 YOLOV3_TESTS = ('tests/yolo/test_yolo_heads.py', 'tests/yolo/test_yolov3_normalizers_by_hand.py')
 DDP_TESTS = ('tests/runner/test_ddp_cpu.py',)
+INFERENCE = 'zoo/inference/detector.py'
+INFERENCE_TESTS = ('tests/runner/test_inference_api.py',)
+MODEL_ZOO = 'zoo/ablation/model_zoo.py'
+MODEL_ZOO_TESTS = ('tests/runner/test_model_zoo.py',)
 
 MUTATIONS = [
     # --- the three bugs of issue 14 --------------------------------------------------------
@@ -185,4 +189,22 @@ MUTATIONS = [
              "        cfg.launcher = 'none'  # the runner then wraps no DDP around the model\n",
              DDP_TESTS, 'each process steps on its own gradients (no DDP wrapper), while the '
                         'data are still split between them'),
+    # --- the inference API and the model-zoo table ----------------------------------------
+    Mutation('inference_bgr_not_swapped', 'zoo/inference/images.py',
+             "        tensor = tensor.flip(0)\n", "        tensor = tensor\n",
+             INFERENCE_TESTS, "channel_order='bgr' ignored: a BGR array is read as RGB"),
+    Mutation('inference_boxes_in_resized_pixels', INFERENCE,
+             'boxes=pred.bboxes[keep].detach()',
+             "boxes=(pred.bboxes[keep] * torch.tensor(sample.metainfo['scale_factor'][:2]).repeat(2))"
+             '.detach()',
+             INFERENCE_TESTS, 'boxes in the pixels of the resized image, not of the original'),
+    Mutation('inference_arrays_skip_the_resize', INFERENCE,
+             'transforms=steps[1:] if loads else steps)', 'transforms=steps[-1:] if loads else steps)',
+             INFERENCE_TESTS, 'in-memory images skip the test pipeline (no resize)'),
+    Mutation('model_zoo_test_metrics_ignored', MODEL_ZOO,
+             "metrics, source = test.get('metrics'), 'zoo test'", "metrics, source = None, 'zoo test'",
+             MODEL_ZOO_TESTS, "the table shows the last validation, not zoo test's metrics"),
+    Mutation('model_zoo_unfinished_run_listed', MODEL_ZOO,
+             "    if state != 'finished' or not metrics:", '    if not metrics:',
+             MODEL_ZOO_TESTS, 'a stopped run with a validation in its logs gets a row'),
 ]

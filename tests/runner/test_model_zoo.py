@@ -49,7 +49,8 @@ def test_the_table_of_two_work_dirs(model_files, tmp_path, capsys):
         profile=dict(params=1234567, gflops=12.345, input_size=[128, 160], latency_ms=45.67,
                      latency_runs=10, device='cpu', threads=2))
     b = _work_dir(tmp_path / 'b', model_files, dict(config=model_files[0], state='finished',
-                                                    started=0.0, finished=60.0),
+                                                    started=0.0, finished=60.0,
+                                                    resumed_by=['zoo train b.py --resume']),
                   profile=dict(params=4932888, gflops=1.376, input_size=[128, 160], latency_ms=8.04,
                                latency_runs=10, device='cpu', threads=2),
                   scalars=[dict(loss=1.0, lr=0.01, step=1), _val(0.1, 0.2, 0.05, 1),
@@ -64,9 +65,9 @@ def test_the_table_of_two_work_dirs(model_files, tmp_path, capsys):
                      '12.3 (128x160)', '45.7', '2.5',
                      '`zoo train configs/faster_rcnn/faster_rcnn_zf_bccd.py --work-dir a`<br>'
                      '`zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a \\| tee log`']
-    # b: its last validation, marked; no commands recorded
+    # b: its last validation, marked; resumed: the time of its last part; no commands recorded
     assert row_b == [f'`{model_files[0]}`', '0.250 (val)', '0.500 (val)', '0.125 (val)', '4.93',
-                     '1.4 (128x160)', '8.0', '1.0', 'not recorded<br>not recorded']
+                     '1.4 (128x160)', '8.0', '1.0 (last part)', 'not recorded<br>not recorded']
     assert 'Measured on cpu, 2 threads' in text  # the first row's device
 
 

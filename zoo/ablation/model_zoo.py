@@ -44,8 +44,9 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
 
     Returns:
         ``dict(work_dir, recipe, params, gflops, input_size, latency_ms, device, threads,
-        train_time_s, AP, AP50, AP75 (in [0, 1], None when absent), metrics_from ('zoo test' or
-        'last validation'), train_command, test_command (None when not recorded))``.
+        train_time_s, resumed, AP, AP50, AP75 (in [0, 1], None when absent), metrics_from
+        ('zoo test' or 'last validation'), train_command, test_command (None when not
+        recorded))``.
 
     Raises:
         ConfigError: ``work_dir`` is no folder, or holds no finished run (no metrics: the
@@ -89,6 +90,7 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
                params=prof.get('params'), gflops=prof.get('gflops'),
                input_size=prof.get('input_size'), latency_ms=prof.get('latency_ms'),
                device=prof.get('device'), threads=prof.get('threads'), train_time_s=train_time,
+               resumed=bool(record.get('resumed_by')),
                metrics_from=source, train_command=record.get('command'),
                test_command=test.get('command'))
     for col, key in _METRICS.items():
@@ -120,7 +122,8 @@ dir's `zoo_run.json`.
   multiply-add; RoI pooling and NMS count 0).
 - **latency**: median milliseconds per image at batch 1, preprocessing included, after warm-up
   (`profile.json` of the work dir; `--reprofile` measures again).
-- **train**: wall time of `zoo train`, from its start to its end (minutes).
+- **train**: wall time of `zoo train`, from its start to its end (minutes); for a run resumed
+  with `--resume`, of its last part only, marked "(last part)".
 
 Regenerate the table (it replaces the file) after training and testing each recipe:
 
@@ -152,7 +155,8 @@ def model_zoo_markdown(rows: list[dict]) -> str:
         cells = [f'`{r["recipe"]}`'] + [_num(r[c], 3) + val for c in _METRICS]
         cells += [_num(None if r['params'] is None else r['params'] / 1e6, 2),
                   _num(r['gflops'], 1) + size, _num(r['latency_ms'], 1),
-                  _num(None if r['train_time_s'] is None else r['train_time_s'] / 60, 1),
+                  _num(None if r['train_time_s'] is None else r['train_time_s'] / 60, 1)
+                  + (' (last part)' if r.get('resumed') else ''),
                   _code(r['train_command']) + '<br>' + _code(r['test_command'])]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'

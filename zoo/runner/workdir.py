@@ -143,7 +143,9 @@ def command_line(argv: Optional[list]) -> Optional[str]:
 def train(runner, config: str, stale: list[str], command: Optional[str] = None) -> None:
     """``runner.train()`` with the run record kept, the previous run's files (``stale``) removed
     first, and a divergence error completed with the checkpoint to go on from. ``command`` (the
-    ``zoo train`` command line) and the current folder are recorded, for ``zoo model-zoo``.
+    ``zoo train`` command line) and the current folder are recorded, for ``zoo model-zoo``; a
+    resumed run keeps its first command and lists the resuming ones in ``resumed_by``, and
+    forgets the ``zoo test`` of its earlier checkpoints.
 
     Raises:
         NonFiniteError: with a note naming the newest checkpoint verified finite (or none).
@@ -153,9 +155,17 @@ def train(runner, config: str, stale: list[str], command: Optional[str] = None) 
     from .nonfinite import NonFiniteError, recovery_note
     work_dir = runner.work_dir
     remove_artifacts(stale, keep=runner.log_dir)
-    write_record(work_dir, config=os.path.abspath(config), state='running', started=time.time(),
-                 fingerprint=model_identity(runner.cfg)['fingerprint'], detector=runner.cfg.model.type,
-                 command=command, cwd=os.getcwd())
+    fields = dict(config=os.path.abspath(config), state='running', started=time.time(),
+                  fingerprint=model_identity(runner.cfg)['fingerprint'],
+                  detector=runner.cfg.model.type, command=command, cwd=os.getcwd(), test=None)
+    previous = read_record(work_dir) or {}
+    if runner.cfg.get('resume'):  # the run goes on: its first command stays, the resumes are added
+        if previous.get('command'):
+            fields.update(command=previous['command'], cwd=previous.get('cwd'))
+        fields['resumed_by'] = list(previous.get('resumed_by') or []) + [command]
+        write_record(work_dir, **fields)
+    else:  # a new run: nothing of an earlier record (a stale test) is kept
+        atomic.write_text(os.path.join(work_dir, RECORD), json.dumps(fields, indent=1))
     try:
         runner.train()
     except BaseException as err:
