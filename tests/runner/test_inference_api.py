@@ -101,9 +101,13 @@ def test_every_input_kind_gives_the_same_detections(files, detector, tmp_path):
     assert len(swapped) != len(reference) or not torch.allclose(swapped.scores, reference.scores)
 
 
-def test_batches_and_score_threshold(files, detector):
+def test_batches_and_score_threshold_and_no_global_state(files, detector):
+    before = (True, torch.get_num_threads(), torch.float32, False,
+              torch.are_deterministic_algorithms_enabled())  # grad mode on, as in any test
     one_by_one = detector(files['paths'])
-    batched = Detector(files['cfg'], files['ckpt'], batch_size=2)(files['paths'])  # same size
+    batched = Detector(files['cfg'], files['ckpt'], batch_size=2, amp=False)(files['paths'])
+    assert (torch.is_grad_enabled(), torch.get_num_threads(), torch.get_default_dtype(),
+            torch.is_autocast_enabled('cpu'), torch.are_deterministic_algorithms_enabled()) == before
     for a, b in zip(one_by_one, batched, strict=True):
         _same(a, b)
     thr = float(one_by_one[0].scores.median())
