@@ -159,3 +159,23 @@ def test_errors_name_what_is_wrong(files, detector, tmp_path):
     other_cfg = write_model_files(other, extra="model['roi_head']['bbox_head']['fc_out_channels'] = 32\n")[0]
     with pytest.raises(ConfigError, match=r"checkpoint '.*model.pth' does not match"):
         Detector(other_cfg, files['ckpt'])  # a checkpoint of another model
+
+
+class _Seen(Exception):
+    """Stops the forward once the backbone has been reached."""
+
+
+def test_amp_runs_the_model_under_bfloat16_autocast_on_the_cpu(files):
+    seen = []
+
+    def look(module, args):
+        seen.append((torch.is_autocast_enabled('cpu'), torch.get_autocast_dtype('cpu')))
+        raise _Seen
+
+    for amp, expected in ((True, (True, torch.bfloat16)), (False, (False, None))):
+        detector = Detector(files['cfg'], files['ckpt'], amp=amp)
+        detector.model.backbone.register_forward_pre_hook(look)
+        with pytest.raises(_Seen):
+            detector(files['paths'][0])
+        assert seen[-1][0] == expected[0] and (not amp or seen[-1][1] == expected[1])
+    assert not torch.is_autocast_enabled('cpu')
