@@ -1,5 +1,5 @@
 """The Python inference API, zoo.Detector: the same detections as `zoo test` for the same images,
-whatever the input kind (path, folder, numpy RGB/BGR, PIL, tensor, list), in original-image
+whatever the input kind (path, folder, numpy RGB/BGR/grey, PIL, tensor, list), in original-image
 pixels; clear errors for a missing file, a wrong array and a checkpoint of another model."""
 import json
 import shutil
@@ -95,6 +95,8 @@ def test_every_input_kind_gives_the_same_detections(files, detector, tmp_path):
         expected = {'path': path, 'folder': str(folder / 'a.jpg'), 'pathlib': str(folder / 'a.jpg')}
         assert dets.image_path == expected.get(kind), kind
     assert isinstance(detector(str(folder)), list)  # a folder is several images, even of one
+    grey = np.ascontiguousarray(rgb[:, :, 1])  # (H, W): the same grey value in all three channels
+    _same(detector(grey), detector(np.repeat(grey[:, :, None], 3, axis=2)))
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
     _same(Detector(files['cfg'], files['ckpt'], channel_order='bgr')(bgr), reference)
     swapped = detector(bgr)  # the channel order matters: BGR read as RGB detects otherwise

@@ -1,5 +1,5 @@
-"""``zoo model-zoo WORK_DIR ... --out docs/model_zoo.md [--device cpu|cuda] [--reprofile]``: the
-model-zoo table of finished runs (:mod:`zoo.ablation.model_zoo`)."""
+"""``zoo model-zoo WORK_DIR ... --out docs/model_zoo.md [--device cpu|cuda] [--reprofile]
+[--profile-dir DIR]``: the model-zoo table of finished runs (:mod:`zoo.ablation.model_zoo`)."""
 from __future__ import annotations
 
 
@@ -19,6 +19,10 @@ def add_parsers(sub, common) -> None:
     p.add_argument('--reprofile', action='store_true',
                    help='measure parameters, GFLOPs and latency again instead of reading each '
                         'work dir\'s profile.json')
+    p.add_argument('--profile-dir', metavar='DIR',
+                   help='keep the measured parameters, GFLOPs and latencies in DIR (one JSON file '
+                        'per work dir) instead of each work dir\'s profile.json: nothing is written '
+                        'into the work dirs')
     p.set_defaults(func=run)
 
 
@@ -30,9 +34,10 @@ def run(args) -> int:
     from zoo.runner.atomic import atomic_write
     if not args.out.endswith('.md'):
         raise ConfigError(f'--out {args.out}: expected a Markdown file name (.md)')
-    rows = [model_zoo_row(d, args.device, args.reprofile) for d in args.work_dirs]
+    from zoo.runner.workdir import command_line
+    rows = [model_zoo_row(d, args.device, args.reprofile, args.profile_dir) for d in args.work_dirs]
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with atomic_write(args.out) as f:
-        f.write(model_zoo_markdown(rows))
+        f.write(model_zoo_markdown(rows, command_line(getattr(args, 'argv', None))))
     print(f'{len(rows)} run(s) written to {args.out}')
     return 0

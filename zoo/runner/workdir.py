@@ -42,11 +42,31 @@ def write_record(work_dir: str, **fields) -> None:
     atomic.write_text(os.path.join(work_dir, RECORD), json.dumps(record, indent=1))
 
 
+def training_log_config(work_dir: str) -> Optional[str]:
+    """The config of the work dir's last ``zoo train`` run as mmengine saved it in that run's
+    log folder (``<timestamp>/vis_data/config.py``), or None.
+
+    A training log folder is one with logged scalars (``vis_data/scalars.json``); the log
+    folders ``zoo test`` and ``zoo infer`` leave in a work dir have none. Unlike the config
+    mmengine dumps at the top of the work dir, which every later ``zoo test`` on the work dir
+    rewrites with the test's config (the training keys dropped, its own ``--amp`` and
+    ``--cfg-options``), this copy is the training's.
+    """
+    folders = sorted(d for d in glob.glob(os.path.join(glob.escape(work_dir), '2*'))
+                     if _TIMESTAMP.match(os.path.basename(d)) and os.path.isdir(d))
+    for folder in reversed(folders):
+        found = os.path.join(folder, 'vis_data', 'config.py')
+        if os.path.isfile(os.path.join(folder, 'vis_data', 'scalars.json')) and os.path.isfile(found):
+            return found
+    return None
+
+
 def saved_config(work_dir: str) -> str:
     """The config file a run saved in ``work_dir``: ``config.py`` (``zoo train --data`` and
-    ``zoo ablate`` write it), else the config mmengine's runner dumped there (named after the
-    config the run record names, else the only ``*.py``). That file holds the whole merged
-    config, ``--cfg-options`` included.
+    ``zoo ablate`` write it), else the config of its training log folder
+    (:func:`training_log_config`), else the config mmengine's runner dumped there (named after
+    the config the run record names, else the only ``*.py``; a later ``zoo test`` rewrites it).
+    That file holds the whole merged config, ``--cfg-options`` included.
 
     Raises:
         ConfigError: ``work_dir`` is no folder, or holds no saved config.
@@ -56,6 +76,9 @@ def saved_config(work_dir: str) -> str:
     merged = os.path.join(work_dir, 'config.py')
     if os.path.isfile(merged):
         return merged
+    logged = training_log_config(work_dir)
+    if logged is not None:
+        return logged
     record = read_record(work_dir) or {}
     if record.get('config'):
         dumped = os.path.join(work_dir, os.path.basename(record['config']))
@@ -64,10 +87,10 @@ def saved_config(work_dir: str) -> str:
     found = sorted(glob.glob(os.path.join(glob.escape(work_dir), '*.py')))
     if len(found) == 1:
         return found[0]
-    raise ConfigError(f'work dir {work_dir!r} holds no saved config (config.py or the config '
-                      'mmengine dumps there)' + (f'; it holds several .py files: '
-                                                  f'{[os.path.basename(f) for f in found]}'
-                                                  if found else ''))
+    raise ConfigError(f'work dir {work_dir!r} holds no saved config (config.py, a training log '
+                      'folder\'s vis_data/config.py or the config mmengine dumps there)'
+                      + (f'; it holds several .py files: {[os.path.basename(f) for f in found]}'
+                         if found else ''))
 
 
 def run_artifacts(work_dir: str) -> list[str]:
