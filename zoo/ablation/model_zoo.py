@@ -200,8 +200,7 @@ Parameters, GFLOPs and latency are measured once per checkpoint and kept in each
 the work dirs (for work dirs that must stay as they are). `--reprofile` measures again.
 """
 
-COLUMNS = """
-## Columns
+COLUMNS = """## Columns
 
 - **recipe**: `zoo::<path>` is the shipped recipe `configs/<path>`. A run trained from another
   checkout's copy of a recipe is named so only when the shipped recipe builds the same model (the
