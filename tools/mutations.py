@@ -42,6 +42,10 @@ ANALYSIS_CLI = ('tests/analysis/test_analyze_cli.py',)
 EXPORT_PARTS = ('tests/export/test_export_parts.py',)
 EXPORT_ONNX = 'tests/export/test_export_onnx.py'
 EXPORT_CLI = 'zoo/cli/export_cmd.py'
+INFERENCE = 'zoo/inference/detector.py'
+INFERENCE_TESTS = ('tests/runner/test_inference_api.py',)
+MODEL_ZOO = 'zoo/ablation/model_zoo.py'
+MODEL_ZOO_TESTS = ('tests/runner/test_model_zoo.py',)
 
 MUTATIONS = [
     # --- the three bugs of issue 14 --------------------------------------------------------
@@ -276,4 +280,50 @@ MUTATIONS = [
              '            pass\n',
              (f'{EXPORT_ONNX}::test_disagreeing_export_fails_and_writes_nothing',),
              'a failed export leaves its half-checked temporary file beside --out'),
+    # --- the inference API and the model-zoo table ----------------------------------------
+    Mutation('inference_bgr_not_swapped', 'zoo/inference/images.py',
+             "        tensor = tensor.flip(0)\n", "        tensor = tensor\n",
+             INFERENCE_TESTS, "channel_order='bgr' ignored: a BGR array is read as RGB"),
+    Mutation('inference_boxes_in_resized_pixels', INFERENCE,
+             'boxes=pred.bboxes[keep].detach()',
+             "boxes=(pred.bboxes[keep] * torch.tensor(sample.metainfo['scale_factor'][:2]).repeat(2))"
+             '.detach()',
+             INFERENCE_TESTS, 'boxes in the pixels of the resized image, not of the original'),
+    Mutation('inference_arrays_skip_the_resize', INFERENCE,
+             'transforms=steps[1:] if loads else steps)', 'transforms=steps[-1:] if loads else steps)',
+             INFERENCE_TESTS, 'in-memory images skip the test pipeline (no resize)'),
+    Mutation('model_zoo_test_metrics_ignored', MODEL_ZOO,
+             "metrics, source = test.get('metrics'), 'zoo test'", "metrics, source = None, 'zoo test'",
+             MODEL_ZOO_TESTS, "the table shows the last validation, not zoo test's metrics"),
+    Mutation('model_zoo_unfinished_run_listed', MODEL_ZOO,
+             "    if record.get('state') not in (None, 'finished'):", '    if False:',
+             MODEL_ZOO_TESTS, 'a stopped run with a validation in its logs gets a row'),
+    Mutation('model_zoo_command_reconstructed', MODEL_ZOO,
+             "train_command=record.get('command'),",
+             "train_command=record.get('command') or f\"zoo train {record.get('config')}\",",
+             MODEL_ZOO_TESTS, 'a run that recorded no command line is shown with an invented one'),
+    Mutation('model_zoo_recipe_fingerprint_unchecked', MODEL_ZOO,
+             "if model_identity(load_config(shipped))['fingerprint'] == fingerprint:", 'if True:',
+             MODEL_ZOO_TESTS, "another checkout's config named as the shipped recipe of the same "
+                              'path, whatever model it builds'),
+    Mutation('model_zoo_profile_written_into_work_dir', MODEL_ZOO,
+             '    if profile_dir is None:\n        return os.path.join(work_dir, PROFILE)',
+             '    if True:\n        return os.path.join(work_dir, PROFILE)',
+             MODEL_ZOO_TESTS, '--profile-dir ignored: the profile is written into the work dir'),
+    Mutation('model_zoo_stale_profile_kept', MODEL_ZOO,
+             "if saved is not None and ('checkpoint' not in saved or all(",
+             'if saved is not None and (True or all(',
+             MODEL_ZOO_TESTS, 'the saved profile of an earlier checkpoint is shown for a new one'),
+    Mutation('model_zoo_amp_not_marked', MODEL_ZOO,
+             " + (' (amp)' if r.get('amp') else '')", '',
+             MODEL_ZOO_TESTS, 'a run trained under mixed precision is not marked (amp)'),
+    Mutation('saved_config_of_a_later_test', 'zoo/runner/workdir.py',
+             "if os.path.isfile(os.path.join(folder, 'vis_data', 'scalars.json')) and os.path.isfile(found):",
+             'if os.path.isfile(found):',
+             MODEL_ZOO_TESTS, "a work dir's config read from the log folder of a later zoo test, not "
+                              "of its training (amp lost)"),
+    Mutation('inference_grey_into_red_only', 'zoo/inference/images.py',
+             'image = np.repeat(image[:, :, None], 3, axis=2)',
+             'image = np.stack([image, 0 * image, 0 * image], axis=2)',
+             INFERENCE_TESTS, 'a grey (H, W) array fills the red channel only'),
 ]

@@ -40,3 +40,29 @@ def write_tiny_config(tmp_path, extra: str = '', train_images: int = 2, val_imag
 @pytest.fixture
 def tiny_config(tmp_path):
     return lambda **kw: write_tiny_config(tmp_path, **kw)
+
+
+
+def write_model_files(tmp_path, extra: str = '') -> tuple[str, str]:
+    """The tiny config (plus ``extra``) and a checkpoint of its untrained model (seed 0), as
+    `zoo train` writes them (``tmp_path/model.pth``, with the model's identity)."""
+    import torch
+
+    import registry
+    from zoo.config import load_config
+    from zoo.detectors.builder import build_detector
+    from zoo.identity import model_identity
+    cfg_path = write_tiny_config(tmp_path, extra=extra)
+    cfg = load_config(cfg_path)
+    registry.discover()
+    torch.manual_seed(0)
+    ckpt = {'meta': {'zoo_model': model_identity(cfg)},
+            'state_dict': build_detector(cfg.model).state_dict()}
+    torch.save(ckpt, tmp_path / 'model.pth')
+    return cfg_path, str(tmp_path / 'model.pth')
+
+
+@pytest.fixture
+def model_files(tmp_path):
+    """:func:`write_model_files` in ``tmp_path``."""
+    return write_model_files(tmp_path)

@@ -37,7 +37,20 @@ def test_train_then_test_then_infer(tiny_config, tmp_path, capsys):
         assert x + w <= 640 + 1e-3 and y + h <= 480 + 1e-3
         assert det['category_id'] in (1, 2, 3) and 0 < det['score'] <= 1
 
+    # the run record keeps both command lines and zoo test's metrics: a model-zoo row
+    record = json.loads((work / 'zoo_run.json').read_text())
+    assert record['command'] == f'zoo train {cfg} --work-dir {work}'
+    assert record['test']['command'] == f'zoo test {cfg} {work} --out {results}'
+    ap50 = record['test']['metrics']['coco/bbox_mAP_50']
+    assert main(['model-zoo', str(work), '--out', str(tmp_path / 'zoo.md')]) == 0
+    row = (tmp_path / 'zoo.md').read_text().splitlines()[-1]
+    assert f'| {ap50:.3f} |' in row and f'`zoo train {cfg} --work-dir {work}`<br>`zoo test' in row
+    assert json.loads((work / 'profile.json').read_text())['params'] > 0  # measured now, kept
+
     image = os.path.join(ROOT, 'data/BCCD/JPEGImages/BloodImage_00001.jpg')
+    # the work dir alone (mmengine's dump of the config, its best checkpoint) gives zoo test's model
+    from zoo.inference import Detector
+    assert len(Detector.from_work_dir(str(work))(image)) > 0
     out_dir = tmp_path / 'infer'
     assert main(['infer', cfg, str(work / 'epoch_1.pth'), image, '--out-dir', str(out_dir),
                  '--score-thr', '0.0', '--show-proposals', '5']) == 0

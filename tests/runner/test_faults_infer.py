@@ -5,31 +5,13 @@ import os
 import shutil
 
 import pytest
-import torch
 
-import registry
 from zoo.cli.infer_helpers import output_names
 from zoo.cli.main import main
-from zoo.config import load_config
-from zoo.detectors.builder import build_detector
-from zoo.identity import model_identity
 
 from conftest import ROOT
 
 IMAGES = os.path.join(ROOT, 'data/BCCD/JPEGImages')
-
-
-@pytest.fixture
-def model_files(tiny_config, tmp_path):
-    """The tiny config and a checkpoint of its (untrained) model, as `zoo train` writes them."""
-    cfg_path = tiny_config()
-    cfg = load_config(cfg_path)
-    registry.discover()
-    torch.manual_seed(0)
-    ckpt = {'meta': {'zoo_model': model_identity(cfg)},
-            'state_dict': build_detector(cfg.model).state_dict()}
-    torch.save(ckpt, tmp_path / 'model.pth')
-    return cfg_path, str(tmp_path / 'model.pth')
 
 
 def test_a_broken_image_is_counted_and_the_others_are_written(model_files, tmp_path, capsys):

@@ -1,5 +1,7 @@
 """A run interrupted after epoch 1 and resumed ends with exactly the weights of an uninterrupted
 run with the same seed (deterministic kernels, no data-loading workers)."""
+import json
+
 import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
@@ -55,4 +57,7 @@ def test_resume_from_a_named_checkpoint_and_a_missing_one(tiny_config, tmp_path)
     assert main(['train', stopping, '--work-dir', str(work)]) == 1
     assert main(['train', cfg, '--work-dir', str(work), '--resume', str(work / 'epoch_1.pth')]) == 0
     assert (work / 'epoch_2.pth').is_file()
+    record = json.loads((work / 'zoo_run.json').read_text())  # the run's first command stays
+    assert record['command'] == f'zoo train {stopping} --work-dir {work}'
+    assert record['resumed_by'] == [f'zoo train {cfg} --work-dir {work} --resume {work / "epoch_1.pth"}']
     assert main(['train', cfg, '--work-dir', str(work), '--resume', str(work / 'nope.pth')]) == 2

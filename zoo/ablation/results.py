@@ -103,10 +103,12 @@ def _train_time(run_dir: str, status: Optional[dict]) -> Optional[float]:
     return max(os.path.getmtime(c) for c in ckpts) - os.path.getctime(logs[0])
 
 
-def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False) -> dict:
+def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False,
+             with_profile: bool = True) -> dict:
     """Everything known of one run: state, error, metrics, profile, training time, loss
     curve and config; a finished run without ``profile.json`` (or any, with ``reprofile``)
-    is profiled now, and the result saved."""
+    is profiled now, and the result saved in the run's folder. With ``with_profile=False``
+    nothing is profiled, read or written (``profile`` is None; the caller profiles)."""
     from zoo.checkpoint import resolve_checkpoint
     from zoo.config import load_config
 
@@ -132,7 +134,7 @@ def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False) -
                               for k, v in vals[-1].items() if k.startswith('coco/')}
     if out['state'] is None:
         out['state'] = 'finished' if out['metrics'] is not None else 'unfinished'
-    if out['state'] == 'finished':
+    if out['state'] == 'finished' and with_profile:
         prof = None if reprofile else read_json(os.path.join(d, 'profile.json'))
         if prof is None and cfg is not None:
             prof = profile_model(cfg, resolve_checkpoint(d), device)

@@ -18,12 +18,13 @@ from typing import Optional, Sequence
 from registry import ConfigError
 
 from . import (ablate_cmd, analyze_cmd, anchors_cmd, browse_cmd, config_cmd, convert_cmd, data_cmd,
-               export_cmd, infer_cmd, parts_cmd, plot_cmd, test_cmd, train_cmd)
+               export_cmd, infer_cmd, model_zoo_cmd, parts_cmd, plot_cmd, test_cmd, train_cmd)
 
 # Each module has add_parsers(subparsers, common), which sets `func` on its parsers. Modules import
 # the training stack inside their functions, so that `zoo list` stays fast.
 COMMAND_MODULES = [parts_cmd, config_cmd, train_cmd, test_cmd, infer_cmd, analyze_cmd, plot_cmd,
-                   browse_cmd, convert_cmd, anchors_cmd, ablate_cmd, data_cmd, export_cmd]
+                   browse_cmd, convert_cmd, anchors_cmd, ablate_cmd, model_zoo_cmd, data_cmd,
+                   export_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # usage error (2) or --help (0): returned, as every other status
         return exit_.code if isinstance(exit_.code, int) else 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded by train and test
     debug = getattr(args, 'debug', False)
     with warnings.catch_warnings():
         if not debug:  # one line per warning, e.g. a plugin that failed to import

@@ -80,4 +80,19 @@ def run(args) -> int:
     if prefix is not None:
         os.replace(prefix + '.bbox.json', args.out)  # CocoMetric writes <prefix>.bbox.json
         print(f'detections written to {args.out} (COCO results format)')
+    record_test(cfg.work_dir, args, metrics)
     return 0
+
+
+def record_test(work_dir: str, args, metrics: dict) -> None:
+    """In the run record of a `zoo train` work dir (none elsewhere): this test's command line,
+    checkpoint and metrics (NaN as null), for ``zoo model-zoo``."""
+    import math
+
+    from zoo.runner import workdir
+    if workdir.read_record(work_dir) is None:
+        return
+    clean = {k: (None if math.isnan(float(v)) else float(v)) for k, v in (metrics or {}).items()}
+    workdir.write_record(work_dir, test=dict(
+        command=workdir.command_line(getattr(args, 'argv', None)), cwd=os.getcwd(),
+        checkpoint=os.path.abspath(args.checkpoint), metrics=clean))

@@ -86,6 +86,6 @@ def run(args) -> int:
     stale = workdir.check_work_dir(cfg.work_dir, args.config, bool(args.resume), args.overwrite)
     prepare_run_config(cfg, args, cfg.work_dir, write_config=True)
     runner = build_runner(cfg)
-    workdir.train(runner, args.config, stale)
+    workdir.train(runner, args.config, stale, workdir.command_line(getattr(args, 'argv', None)))
     print(f'training finished; checkpoints and logs in {cfg.work_dir}')
     return 0

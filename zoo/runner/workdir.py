@@ -42,6 +42,57 @@ def write_record(work_dir: str, **fields) -> None:
     atomic.write_text(os.path.join(work_dir, RECORD), json.dumps(record, indent=1))
 
 
+def training_log_config(work_dir: str) -> Optional[str]:
+    """The config of the work dir's last ``zoo train`` run as mmengine saved it in that run's
+    log folder (``<timestamp>/vis_data/config.py``), or None.
+
+    A training log folder is one with logged scalars (``vis_data/scalars.json``); the log
+    folders ``zoo test`` and ``zoo infer`` leave in a work dir have none. Unlike the config
+    mmengine dumps at the top of the work dir, which every later ``zoo test`` on the work dir
+    rewrites with the test's config (the training keys dropped, its own ``--amp`` and
+    ``--cfg-options``), this copy is the training's.
+    """
+    folders = sorted(d for d in glob.glob(os.path.join(glob.escape(work_dir), '2*'))
+                     if _TIMESTAMP.match(os.path.basename(d)) and os.path.isdir(d))
+    for folder in reversed(folders):
+        found = os.path.join(folder, 'vis_data', 'config.py')
+        if os.path.isfile(os.path.join(folder, 'vis_data', 'scalars.json')) and os.path.isfile(found):
+            return found
+    return None
+
+
+def saved_config(work_dir: str) -> str:
+    """The config file a run saved in ``work_dir``: ``config.py`` (``zoo train --data`` and
+    ``zoo ablate`` write it), else the config of its training log folder
+    (:func:`training_log_config`), else the config mmengine's runner dumped there (named after
+    the config the run record names, else the only ``*.py``; a later ``zoo test`` rewrites it).
+    That file holds the whole merged config, ``--cfg-options`` included.
+
+    Raises:
+        ConfigError: ``work_dir`` is no folder, or holds no saved config.
+    """
+    if not os.path.isdir(work_dir):
+        raise ConfigError(f'work dir {work_dir!r} does not exist (or is not a folder)')
+    merged = os.path.join(work_dir, 'config.py')
+    if os.path.isfile(merged):
+        return merged
+    logged = training_log_config(work_dir)
+    if logged is not None:
+        return logged
+    record = read_record(work_dir) or {}
+    if record.get('config'):
+        dumped = os.path.join(work_dir, os.path.basename(record['config']))
+        if os.path.isfile(dumped):
+            return dumped
+    found = sorted(glob.glob(os.path.join(glob.escape(work_dir), '*.py')))
+    if len(found) == 1:
+        return found[0]
+    raise ConfigError(f'work dir {work_dir!r} holds no saved config (config.py, a training log '
+                      'folder\'s vis_data/config.py or the config mmengine dumps there)'
+                      + (f'; it holds several .py files: {[os.path.basename(f) for f in found]}'
+                         if found else ''))
+
+
 def run_artifacts(work_dir: str) -> list[str]:
     """What a previous run left in ``work_dir``: checkpoints, ``last_checkpoint``, mmengine's
     timestamped log folders, the run record (sorted paths)."""
@@ -106,9 +157,18 @@ def remove_artifacts(paths: list[str], keep: str = '') -> None:
         print(f'--overwrite: removed {len(paths)} file(s) and folder(s) of the previous run')
 
 
-def train(runner, config: str, stale: list[str]) -> None:
+def command_line(argv: Optional[list]) -> Optional[str]:
+    """The ``zoo`` command line of ``argv`` (its arguments), quoted for a POSIX shell."""
+    import shlex
+    return None if argv is None else shlex.join(['zoo', *map(str, argv)])
+
+
+def train(runner, config: str, stale: list[str], command: Optional[str] = None) -> None:
     """``runner.train()`` with the run record kept, the previous run's files (``stale``) removed
-    first, and a divergence error completed with the checkpoint to go on from.
+    first, and a divergence error completed with the checkpoint to go on from. ``command`` (the
+    ``zoo train`` command line) and the current folder are recorded, for ``zoo model-zoo``; a
+    resumed run keeps its first command and lists the resuming ones in ``resumed_by``, and
+    forgets the ``zoo test`` of its earlier checkpoints.
 
     Raises:
         NonFiniteError: with a note naming the newest checkpoint verified finite (or none).
@@ -118,8 +178,17 @@ def train(runner, config: str, stale: list[str]) -> None:
     from .nonfinite import NonFiniteError, recovery_note
     work_dir = runner.work_dir
     remove_artifacts(stale, keep=runner.log_dir)
-    write_record(work_dir, config=os.path.abspath(config), state='running', started=time.time(),
-                 fingerprint=model_identity(runner.cfg)['fingerprint'], detector=runner.cfg.model.type)
+    fields = dict(config=os.path.abspath(config), state='running', started=time.time(),
+                  fingerprint=model_identity(runner.cfg)['fingerprint'],
+                  detector=runner.cfg.model.type, command=command, cwd=os.getcwd(), test=None)
+    previous = read_record(work_dir) or {}
+    if runner.cfg.get('resume'):  # the run goes on: its first command stays, the resumes are added
+        if previous.get('command'):
+            fields.update(command=previous['command'], cwd=previous.get('cwd'))
+        fields['resumed_by'] = list(previous.get('resumed_by') or []) + [command]
+        write_record(work_dir, **fields)
+    else:  # a new run: nothing of an earlier record (a stale test) is kept
+        atomic.write_text(os.path.join(work_dir, RECORD), json.dumps(fields, indent=1))
     try:
         runner.train()
     except BaseException as err:

@@ -1,0 +1,161 @@
+"""`zoo model-zoo`: the table of docs/model_zoo.md from two tiny work dirs, one with everything
+recorded (zoo test's metrics, commands: known numbers) and one read from its last validation;
+a run made before the commands were recorded (shown as not recorded, never reconstructed),
+trained from another checkout's recipe and under amp, profiled without writing into its work
+dir; unfinished runs are refused. A real run's row: tests/runner/test_cli_train_test_infer.py."""
+import functools
+import json
+import os
+import shutil
+
+import registry
+from zoo.ablation import profile as profiling
+from zoo.ablation.model_zoo import PLACEHOLDER, model_zoo_markdown, recipe_name
+from zoo.cli.main import main
+from zoo.config import load_config
+from zoo.detectors.builder import build_detector
+from zoo.identity import model_identity
+
+from conftest import ROOT
+
+ZF = os.path.join(ROOT, 'configs/faster_rcnn/faster_rcnn_zf_bccd.py')
+
+
+def _work_dir(path, model_files, record, profile=None, scalars=(), saved='config.py'):
+    cfg, ckpt = model_files
+    path.mkdir()
+    shutil.copy(cfg, path / saved)
+    shutil.copy(ckpt, path / 'epoch_1.pth')
+    (path / 'last_checkpoint').write_text(str(path / 'epoch_1.pth'))
+    (path / 'zoo_run.json').write_text(json.dumps(record))
+    if profile:
+        (path / 'profile.json').write_text(json.dumps(profile))
+    if scalars:
+        (path / '20260101_120000' / 'vis_data').mkdir(parents=True)
+        (path / '20260101_120000' / 'vis_data' / 'scalars.json').write_text(
+            ''.join(json.dumps(s) + '\n' for s in scalars))
+    return str(path)
+
+
+def _val(ap, ap50, ap75, step):
+    """A validation entry of mmengine's scalars.json."""
+    return {'coco/bbox_mAP': ap, 'coco/bbox_mAP_50': ap50, 'coco/bbox_mAP_75': ap75, 'step': step}
+
+
+def _rows(text):
+    return [[c.strip() for c in line.strip('|').split(' | ')] for line in text.splitlines()
+            if line.startswith('| `')]
+
+
+def test_the_table_of_two_work_dirs(model_files, tmp_path, capsys):
+    a = _work_dir(tmp_path / 'a', model_files, dict(
+        config=ZF, state='finished', started=1000.0, finished=1150.0,
+        command='zoo train configs/faster_rcnn/faster_rcnn_zf_bccd.py --work-dir a',
+        test=dict(command='zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a | tee log',
+                  metrics={'coco/bbox_mAP': 0.51234, 'coco/bbox_mAP_50': 0.8,
+                           'coco/bbox_mAP_75': -1.0})),
+        profile=dict(params=1234567, gflops=12.345, input_size=[128, 160], latency_ms=45.67,
+                     latency_runs=10, device='cpu', threads=2))
+    b = _work_dir(tmp_path / 'b', model_files, dict(config=model_files[0], state='finished',
+                                                    started=0.0, finished=60.0,
+                                                    resumed_by=['zoo train b.py --resume']),
+                  profile=dict(params=4932888, gflops=1.376, input_size=[128, 160], latency_ms=8.04,
+                               latency_runs=10, device='cpu', threads=2),
+                  scalars=[dict(loss=1.0, lr=0.01, step=1), _val(0.1, 0.2, 0.05, 1),
+                           _val(0.25, 0.5, 0.125, 2)])
+    out = tmp_path / 'docs' / 'model_zoo.md'
+    assert main(['model-zoo', a, b, '--out', str(out)]) == 0
+    assert '2 run(s) written' in capsys.readouterr().out
+    text = out.read_text()
+    assert text.startswith('# Model zoo') and 'zoo model-zoo work_dirs/zf' in text
+    row_a, row_b = _rows(text)
+    assert row_a == ['`zoo::faster_rcnn/faster_rcnn_zf_bccd.py`', '0.512', '0.800', 'n/a', '1.23',
+                     '12.3 (128x160)', '45.7', '2.5',
+                     '`zoo train configs/faster_rcnn/faster_rcnn_zf_bccd.py --work-dir a`<br>'
+                     '`zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a \\| tee log`']
+    # b: its last validation, marked; resumed: the time of its last part; no commands recorded
+    assert row_b == [f'`{model_files[0]}`', '0.250 (val)', '0.500 (val)', '0.125 (val)', '4.93',
+                     '1.4 (128x160)', '8.0', '1.0 (last part)', 'not recorded<br>not recorded']
+    assert 'Measured on cpu, 2 threads' in text  # the first row's device
+
+
+def test_an_unfinished_run_is_refused_and_nothing_is_written(model_files, tmp_path, capsys):
+    # stopped after a validation: metrics in its logs, but the run is not finished
+    a = _work_dir(tmp_path / 'a', model_files, dict(config=ZF, state='running', started=0.0),
+                  scalars=[_val(0.1, 0.2, 0.05, 1)])
+    out = tmp_path / 'model_zoo.md'
+    assert main(['model-zoo', a, '--out', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"'{a}' holds no finished run (state: running" in err
+    assert not out.exists()
+    assert main(['model-zoo', a, '--out', str(tmp_path / 'table.txt')]) == 2
+    assert 'expected a Markdown file name' in capsys.readouterr().err
+
+
+def test_no_row_leaves_the_placeholder():
+    text = model_zoo_markdown([])
+    assert text.splitlines()[-1] == PLACEHOLDER and '| recipe | AP |' in text
+
+
+def _tree(path):
+    """Every file under ``path`` with its size and modification time."""
+    return {os.path.join(d, f): (os.path.getsize(os.path.join(d, f)), os.path.getmtime(os.path.join(d, f)))
+            for d, _, files in os.walk(path) for f in files}
+
+
+def test_a_run_without_recorded_commands_from_another_checkout(model_files, tmp_path, monkeypatch):
+    # one timed run per measurement: the latency's value is not checked here, only where it goes
+    fast = functools.partial(profiling.profile_model, warmup=0, runs=1)
+    monkeypatch.setattr(profiling, 'profile_model', fast)
+    # as a run of an older zoo leaves it: no command lines, no zoo test in its record; trained
+    # from another checkout's copy of the ZF recipe (the same model: the same fingerprint), --amp
+    other = str(tmp_path / 'checkout' / 'configs' / 'faster_rcnn' / 'faster_rcnn_zf_bccd.py')
+    a = _work_dir(tmp_path / 'a', model_files, dict(
+        config=other, state='finished', started=100.0, finished=700.0, detector='FasterRCNN',
+        fingerprint=model_identity(load_config(ZF))['fingerprint']),
+        scalars=[_val(0.1, 0.2, 0.05, 1), _val(0.25, 0.5, 0.125, 2)], saved='faster_rcnn_zf_bccd.py')
+    # the training's config (amp = True) is in its log folder; a later `zoo test` without --amp
+    # rewrote the config dumped at the top of the work dir and left a log folder without scalars
+    logged = tmp_path / 'a' / '20260101_120000' / 'vis_data' / 'config.py'
+    logged.write_text(open(model_files[0]).read() + 'amp = True\n')
+    (tmp_path / 'a' / '20260101_130000' / 'vis_data').mkdir(parents=True)
+    shutil.copy(model_files[0], tmp_path / 'a' / '20260101_130000' / 'vis_data' / 'config.py')
+    before = _tree(a)
+    profiles = tmp_path / 'profiles'
+    out = tmp_path / 'model_zoo.md'
+    argv = ['model-zoo', a, '--out', str(out), '--profile-dir', str(profiles), '--device', 'cpu']
+    assert main(argv) == 0
+    assert _tree(a) == before  # nothing written into the work dir
+    [saved] = profiles.iterdir()
+    profile = json.loads(saved.read_text())
+    assert profile['checkpoint'] == os.path.realpath(os.path.join(a, 'epoch_1.pth'))
+    registry.discover()
+    assert profile['params'] == sum(p.numel() for p in build_detector(
+        load_config(model_files[0]).model).parameters())  # the tiny model's, not the recipe's
+    text = out.read_text()
+    [row] = _rows(text)
+    assert row == ['`zoo::faster_rcnn/faster_rcnn_zf_bccd.py`', '0.250 (val)', '0.500 (val)',
+                   '0.125 (val)', f'{profile["params"] / 1e6:.2f}',
+                   f'{profile["gflops"]:.1f} ({profile["input_size"][0]}x{profile["input_size"][1]})',
+                   f'{profile["latency_ms"]:.1f}', '10.0 (amp)', 'not recorded<br>not recorded']
+    assert 'This file was written by:\n\n```bash\nzoo model-zoo ' + a in text
+    load = profile['load_avg_1min']
+    assert f'1-minute load average of the machine just after measuring: {load:.1f} (other' in text
+    # measured once per checkpoint: the saved profile is read back ...
+    saved.write_text(json.dumps(dict(profile, latency_ms=123.456)))
+    assert main(argv) == 0 and _rows(out.read_text())[0][6] == '123.5'
+    # ... until the checkpoint changes: then it is measured again
+    os.utime(os.path.join(a, 'epoch_1.pth'), (1e9, 1e9))
+    assert main(argv) == 0 and _rows(out.read_text())[0][6] != '123.5'
+    assert json.loads(saved.read_text())['checkpoint_mtime'] == 1e9 and set(_tree(a)) == set(before)
+
+
+def test_the_recipe_is_named_only_when_it_is_the_same_model(tmp_path):
+    fingerprint = model_identity(load_config(ZF))['fingerprint']
+    assert recipe_name(ZF) == 'zoo::faster_rcnn/faster_rcnn_zf_bccd.py'
+    other = str(tmp_path / 'configs' / 'faster_rcnn' / 'faster_rcnn_zf_bccd.py')
+    assert recipe_name(other, fingerprint) == 'zoo::faster_rcnn/faster_rcnn_zf_bccd.py'
+    assert recipe_name(other, '0' * 16) == other  # another model under the same name
+    assert recipe_name(other) == other  # no fingerprint recorded: nothing to check it by
+    mine = str(tmp_path / 'configs' / 'mine.py')
+    assert recipe_name(mine, fingerprint) == mine and recipe_name(None) == 'n/a'
