@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torchvision.ops import roi_pool
 
 from registry import ROI_EXTRACTORS
+from zoo.api import force_fp32
 
 from .checks import check_feat_rois, check_output_size
 
@@ -45,6 +46,7 @@ class RoIPool(nn.Module):
             raise ValueError(f'RoIPool: spatial_scale must be > 0 (1 / stride), got {spatial_scale!r}')
         self.spatial_scale = float(spatial_scale)
 
+    @force_fp32
     def forward(self, feat: Tensor, rois: Tensor) -> Tensor:
         check_feat_rois('RoIPool', feat, rois)
         return roi_pool(feat, rois, self.output_size, self.spatial_scale)
