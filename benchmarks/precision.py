@@ -40,6 +40,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from zoo.benchmark.timing import interleaved_times, median, peak_memory_bytes  # noqa: E402
+from zoo.runner.atomic import write_text  # noqa: E402
 
 RECIPES = {'zf': 'configs/faster_rcnn/faster_rcnn_zf_bccd.py',
            'vgg16': 'configs/faster_rcnn/faster_rcnn_vgg16_bccd.py',
@@ -225,14 +226,12 @@ def main(argv=None) -> int:
     for name in args.recipes:
         report['recipes'].append(recipe_variants(name, args))
         if args.out:  # after every recipe: an interrupted run keeps what it measured
-            with open(args.out, 'w') as f:
-                json.dump(report, f, indent=2)
+            write_text(args.out, json.dumps(report, indent=2))
     table = markdown(report['recipes'])
     report['markdown'] = table
     print('\n' + table)
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(report, f, indent=2)
+        write_text(args.out, json.dumps(report, indent=2))
         print(f'\nwrote {args.out}')
     return 0
 
