@@ -7,10 +7,10 @@ fraction of it a workload achieves.
   they are a small share of a detector's arithmetic, so the count is a slight underestimate
   and the achieved rate a slight underestimate too.
 * The peak is measured, not taken from a data sheet: the median rate of an ``n x n`` by
-  ``n x n`` matrix product (``2 n^3`` FLOPs) in the given dtype, timed after warm-up. On
-  these CPUs a 2048 x 2048 product runs at about 50 GFLOP/s in float32 and about 290 in
-  bfloat16 on 2 cores (AMX/AVX-512 BF16 units through oneDNN): that is the physical limit
-  a convolution network can approach in each precision.
+  ``n x n`` matrix product (``2 n^3`` FLOPs) in the given dtype, timed after warm-up. On CPUs
+  with AMX or AVX-512 BF16 units (through oneDNN) a bfloat16 product runs several times
+  faster than a float32 one: each precision has its own physical limit, which a convolution
+  network can approach but not pass.
 * The fraction is ``achieved / peak`` in the workload's precision.
 """
 from __future__ import annotations
