@@ -8,14 +8,30 @@ benchmark image; only then are they timed, interleaved, after warm-up, and the m
 * a training step (forward, backward, SGD step) at batch 2;
 * peak memory of each of these (tensor bytes added by the call);
 
+* the FLOPs of each call (``torch.utils.flop_counter.FlopCounterMode``), the GFLOP/s achieved
+  and their fraction of the machine's matrix-product peak in the same precision, measured at
+  the start of the run (a 2048 x 2048 ``torch.mm``; :mod:`zoo.benchmark.flops`);
+
 at two image scales, 600/1000 (the Faster R-CNN paper's) and 800/1333 (torchvision's default).
 The ZF and VGG16 Faster R-CNN recipes' inference time is reported beside the paper's (59 and
 198 ms per image on a K40 GPU, Ren et al. 2015, Table 5).
 
+With ``--amp`` everything is timed under ``torch.autocast``: bfloat16 on the CPU, float16 on
+CUDA. torchvision's model then gets the zoo's float32 regions (its RoIAlign, box coding,
+anchors, proposal filtering, NMS and matching run in float32 inside autocast:
+:func:`zoo.benchmark.reference.float32_regions`; without them its anchors, box decoding and
+NMS would run in bfloat16). The float32 identity check still comes first; then, since low-precision outputs
+cannot be bitwise equal, the agreement of zoo-low against torchvision-low, and of each against
+its own float32 outputs, is reported as the share of detections matched one to one with the
+same label, IoU >= 0.9 and scores within 0.05 (:func:`zoo.benchmark.agreement.match_detections`).
+
 Usage (see docs/performance.md)::
 
     python benchmarks/vs_torchvision.py --out benchmark.json
+    python benchmarks/vs_torchvision.py --amp --out bf16.json          # bfloat16 on the CPU
     python benchmarks/vs_torchvision.py --device cuda --amp --compile --out gpu.json
+
+Prints the results as markdown tables at the end (also in the JSON, key ``markdown``).
 
 Exit status: 0 when the outputs agreed, 1 when they did not (nothing is timed then), 2 for bad
 arguments.
@@ -36,9 +52,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from zoo.benchmark.agreement import compare_detections  # noqa: E402
-from zoo.benchmark.reference import reference_torchvision_model, zoo_twin  # noqa: E402
+from zoo.benchmark.agreement import (MATCH_IOU, MATCH_SCORE_ATOL, compare_detections,  # noqa: E402
+                                     match_detections)
+from zoo.benchmark.flops import count_flops, gflops_per_second, matmul_peak, peak_fraction  # noqa: E402
+from zoo.benchmark.reference import float32_regions, reference_torchvision_model, zoo_twin  # noqa: E402
 from zoo.benchmark.timing import interleaved_times, median, peak_memory_bytes  # noqa: E402
+from zoo.runner.atomic import write_text  # noqa: E402
 
 DATA_ROOT = os.path.join(ROOT, 'data', 'BCCD')
 CLASSES = ('RBC', 'WBC', 'Platelets')
@@ -64,8 +83,16 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda' ('cuda:1', ...)")
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads (CPU)')
     p.add_argument('--amp', action='store_true',
-                   help='time under torch.autocast (float16 on CUDA, bfloat16 on CPU); the '
-                        'agreement check still runs in float32')
+                   help='time under torch.autocast (bfloat16 on the CPU, float16 on CUDA), '
+                        "torchvision's RoI ops, box coding and NMS in float32 like the zoo's; "
+                        'the identity check still runs in float32, then the low-precision '
+                        'agreement (share of detections matched) is reported')
+    p.add_argument('--peak-size', type=int, default=2048,
+                   help='N of the N x N matrix product whose rate is the peak (default 2048)')
+    p.add_argument('--peak-repeats', type=int, default=5,
+                   help='timed matrix products for the peak (median; default 5, after 2 warm-ups)')
+    p.add_argument('--no-flops', action='store_true',
+                   help='skip the FLOP counts and peak fractions')
     p.add_argument('--compile', action='store_true',
                    help='torch.compile the backbone and FPN of both models before timing')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory measurements')
@@ -88,6 +115,8 @@ def parse_args(argv=None):
         p.error(f'--images {args.images} is fewer than the largest batch')
     if args.repeats < 1 or args.warmup < 0:
         p.error('--repeats must be >= 1 and --warmup >= 0')
+    if args.peak_size < 1 or args.peak_repeats < 1:
+        p.error('--peak-size and --peak-repeats must be >= 1')
     return args
 
 
@@ -182,13 +211,39 @@ def cycle(samples, batch):
     return nxt
 
 
-def compare(fns: dict, args, device, per_call: int) -> dict:
+def precision_name(args, device) -> str:
+    """'float32', or the autocast dtype of ``--amp`` on ``device`` ('bfloat16' on the CPU)."""
+    if not args.amp:
+        return 'float32'
+    from zoo.runner.precision import autocast_dtype
+    return str(autocast_dtype(device.type)).replace('torch.', '')
+
+
+def call_flops(fn, args) -> int:
+    """FLOPs of one call of ``fn`` (run once, untimed). With ``--compile`` the operations are
+    counted in eager mode: the compiled graph does the same products and convolutions."""
+    if args.compile:
+        with torch.compiler.set_stance('force_eager'):
+            return count_flops(fn)
+    return count_flops(fn)
+
+
+def compare(fns: dict, args, device, per_call: int, peak_gflops: float | None = None) -> dict:
+    """Interleaved medians of ``fns`` (and, with ``peak_gflops``, FLOPs per call counted on one
+    call first, GFLOP/s and the fraction of the peak)."""
+    flops = ({k: call_flops(f, args) for k, f in fns.items()} if peak_gflops is not None
+             else None)
     times = interleaved_times(fns, args.repeats, args.warmup, device)
     med = {k: median(v) for k, v in times.items()}
     res = dict(seconds_per_call={k: med[k] for k in fns},
                all_seconds={k: [round(t, 4) for t in v] for k, v in times.items()},
                images_per_second={k: per_call / med[k] for k in fns},
                speedup=med['torchvision'] / med['zoo'])
+    if flops is not None:
+        rate = {k: gflops_per_second(flops[k], med[k]) for k in fns}
+        res.update(gflop_per_call={k: flops[k] / 1e9 for k in fns}, gflops_per_second=rate,
+                   peak_gflops=peak_gflops,
+                   peak_fraction={k: peak_fraction(rate[k], peak_gflops) for k in fns})
     return res
 
 
@@ -198,10 +253,15 @@ def memory(fns: dict, device) -> dict:
                 ratio=peak['zoo'] / max(peak['torchvision'], 1))
 
 
-def bench_size(min_size, max_size, args, device, samples_raw) -> dict:
+def bench_size(min_size, max_size, args, device, samples_raw,
+               peak_gflops: float | None = None) -> dict:
     print(f'\n== {min_size}/{max_size} ==', flush=True)
     tv = reference_torchvision_model(samples_raw[0]['image'], seed=args.seed, min_size=min_size,
                                      max_size=max_size, size_divisible=64, weights=args.weights)
+    if args.amp:
+        # the zoo's float32 regions for torchvision too; a plain call in float32, so the
+        # identity check below also shows that they change nothing there
+        float32_regions(tv)
     samples = resize_like_torchvision(tv, samples_raw)
     zoo = zoo_twin(tv, classes='all', input_range=1.0)
     tv.to(device)
@@ -212,9 +272,9 @@ def bench_size(min_size, max_size, args, device, samples_raw) -> dict:
     with torch.no_grad():
         # one image at a time, and all of them as one batch
         names = [s['img_id'] for s in samples]
-        agreement = compare_detections([tv_predict(tv, [s], device)[0] for s in samples],
-                                       [zoo_predict(zoo, [s], device)[0] for s in samples],
-                                       names=names)
+        tv_fp32 = [tv_predict(tv, [s], device)[0] for s in samples]
+        zoo_fp32 = [zoo_predict(zoo, [s], device)[0] for s in samples]
+        agreement = compare_detections(tv_fp32, zoo_fp32, names=names)
         agreement_batch = compare_detections(tv_predict(tv, samples, device),
                                              zoo_predict(zoo, samples, device), names=names)
     result['agreement'] = agreement.as_dict()
@@ -233,15 +293,31 @@ def bench_size(min_size, max_size, args, device, samples_raw) -> dict:
     if args.compile:
         for m in (tv.backbone, zoo.backbone, zoo.neck):
             m.compile()
-    amp = (torch.autocast(device.type, dtype=torch.float16 if device.type == 'cuda'
-                          else torch.bfloat16) if args.amp else contextlib.nullcontext())
+    amp = (torch.autocast(device.type, dtype=getattr(torch, precision_name(args, device)))
+           if args.amp else contextlib.nullcontext())
+    result['precision'] = precision_name(args, device)
+    if args.amp:
+        with torch.no_grad(), amp:
+            tv_low = [tv_predict(tv, [s], device)[0] for s in samples]
+            zoo_low = [zoo_predict(zoo, [s], device)[0] for s in samples]
+        low = result['precision']
+        result['amp_agreement'] = dict(
+            tolerance=f'same label, IoU >= {MATCH_IOU}, |score difference| <= '
+                      f'{MATCH_SCORE_ATOL}, greedy one-to-one by decreasing score',
+            pairs={f'zoo-{low} vs torchvision-{low}': match_detections(tv_low, zoo_low).as_dict(),
+                   f'zoo-{low} vs zoo-float32': match_detections(zoo_fp32, zoo_low).as_dict(),
+                   f'torchvision-{low} vs torchvision-float32':
+                       match_detections(tv_fp32, tv_low).as_dict()})
+        for what, m in result['amp_agreement']['pairs'].items():
+            print(f'agreement, {what}: {m["matched"]} of {m["reference"]} / {m["candidate"]} '
+                  f'detections matched, share {m["share"]:.3f}', flush=True)
 
     for batch in args.infer_batches:
         nxt_tv, nxt_zoo = cycle(samples, batch), cycle(samples, batch)
         fns = {'torchvision': lambda nxt=nxt_tv: tv_predict(tv, nxt(), device),
                'zoo': lambda nxt=nxt_zoo: zoo_predict(zoo, nxt(), device)}
         with torch.no_grad(), amp:
-            res = compare(fns, args, device, batch)
+            res = compare(fns, args, device, batch, peak_gflops)
             if not args.no_memory:
                 res['memory'] = memory(fns, device)
         result[f'inference_batch{batch}'] = res
@@ -263,7 +339,7 @@ def bench_size(min_size, max_size, args, device, samples_raw) -> dict:
         fns = {'torchvision': lambda: tv_train_step(tv, tv_opt, nxt_tv(), device),
                'zoo': lambda: zoo_train_step(zoo, zoo_opt, nxt_zoo(), device)}
         with amp:
-            res = compare(fns, args, device, b)
+            res = compare(fns, args, device, b, peak_gflops)
             if not args.no_memory:
                 res['memory'] = memory(fns, device)
         result[f'train_batch{b}'] = res
@@ -273,7 +349,8 @@ def bench_size(min_size, max_size, args, device, samples_raw) -> dict:
 
 def bench_recipes(args, device, samples_raw) -> list:
     """Inference time of the ZF and VGG16 recipes at the paper's test scale (600/1000, 300
-    proposals), batch 1, random weights (the time does not depend on them)."""
+    proposals), batch 1, random weights (the time does not depend on them); under autocast
+    with ``--amp``."""
     from mmengine.config import Config
 
     import registry
@@ -297,11 +374,14 @@ def bench_recipes(args, device, samples_raw) -> list:
         def run(model=model, nxt=nxt):
             data = model.data_preprocessor(zoo_batch(nxt(), device), False)
             return model(data['inputs'], data['data_samples'], mode='predict')
-        with torch.no_grad():
+        amp = (torch.autocast(device.type, dtype=getattr(torch, precision_name(args, device)))
+               if args.amp else contextlib.nullcontext())
+        with torch.no_grad(), amp:
             times = interleaved_times({name: run}, args.repeats, args.warmup, device)[name]
         ms = 1000 * median(times)
         h, w = samples[0]['image'].shape[-2:]
         rows.append(dict(recipe=name, config=path, image_hw=[int(h), int(w)],
+                         precision=precision_name(args, device),
                          proposals=int(proposals), ms_per_image=ms, paper_ms_k40=PAPER_MS[name]))
         print(f'{name:6s} {path}: {ms:8.1f} ms/img at {h}x{w}, {proposals} proposals '
               f'(paper, K40 GPU: {PAPER_MS[name]:.0f} ms)', flush=True)
@@ -317,6 +397,50 @@ def _print_row(what, res, unit):
         line += (f'  peak MiB {mem["torchvision"]:.0f} / {mem["zoo"]:.0f} '
                  f'(ratio {res["memory"]["ratio"]:.2f})')
     print(line, flush=True)
+
+
+def markdown(report: dict) -> str:
+    """The run as markdown: the speed table (with FLOP rates and peak fractions when counted),
+    the low-precision agreement table with ``--amp``, and the matrix-product peaks."""
+    lines = []
+    peaks = report.get('matmul_peak', {})
+    if peaks:
+        lines.append('Matrix-product peak (' + ', '.join(
+            f"{p['dtype']}: {p['gflops']:.1f} GFLOP/s" for p in peaks.values())
+            + f", {next(iter(peaks.values()))['n']} x {next(iter(peaks.values()))['n']} "
+              '`torch.mm`, median)')
+        lines.append('')
+    lines += ['| scale | workload | precision | torchvision | zoo | speedup | GFLOP per call, '
+              'tv / zoo | GFLOP/s, tv / zoo | of peak, tv / zoo | peak MiB, tv / zoo |',
+              '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    for size in report.get('sizes', []):
+        for key, res in size.items():
+            if not (key.startswith('inference_batch') or key.startswith('train_batch')):
+                continue
+            what = (f"inference, batch {key[len('inference_batch'):]}" if key.startswith('inf')
+                    else f"training step, batch {key[len('train_batch'):]}")
+            ips = res['images_per_second']
+
+            def pair(d, fmt):
+                return f"{format(d['torchvision'], fmt)} / {format(d['zoo'], fmt)}"
+            flop = (pair(res['gflop_per_call'], '.1f'), pair(res['gflops_per_second'], '.1f'),
+                    pair({k: 100 * v for k, v in res['peak_fraction'].items()}, '.1f') + ' %'
+                    ) if 'gflop_per_call' in res else ('-', '-', '-')
+            mem = pair(res['memory']['peak_mib'], '.0f') if 'memory' in res else '-'
+            lines.append(f"| {size['size']} | {what} | {size.get('precision', 'float32')} | "
+                         f"{ips['torchvision']:.3f} img/s | {ips['zoo']:.3f} img/s | "
+                         f"**{res['speedup']:.2f}x** | {' | '.join(flop)} | {mem} |")
+    agreement = [(size['size'], what, m) for size in report.get('sizes', [])
+                 for what, m in size.get('amp_agreement', {}).get('pairs', {}).items()]
+    if agreement:
+        tol = report['sizes'][0]['amp_agreement']['tolerance']
+        lines += ['', f'Agreement ({tol}):', '',
+                  '| scale | compared | detections | matched | share |',
+                  '| --- | --- | ---: | ---: | ---: |']
+        for scale, what, m in agreement:
+            lines.append(f"| {scale} | {what} | {m['reference']} / {m['candidate']} | "
+                         f"{m['matched']} | {m['share']:.3f} |")
+    return '\n'.join(lines)
 
 
 def machine_info(device) -> dict:
@@ -348,6 +472,7 @@ def main(argv=None) -> int:
     report = dict(command=' '.join(command),
                   machine=machine_info(device),
                   settings=dict(repeats=args.repeats, warmup=args.warmup, amp=args.amp,
+                                precision=precision_name(args, device),
                                 compile=args.compile, images=[s['img_id'] for s in samples],
                                 weights=args.weights or f'random, seed {args.seed}'),
                   date=time.strftime('%Y-%m-%d %H:%M'), sizes=[])
@@ -355,12 +480,23 @@ def main(argv=None) -> int:
 
     def save():  # after every scale, so that an interrupted run keeps what it measured
         if args.out:
-            with open(args.out, 'w') as f:
-                json.dump(report, f, indent=2)
+            write_text(args.out, json.dumps(report, indent=2))
+
+    peak = None
+    if not args.no_flops:
+        # the physical limit in each precision, measured in this run before the workloads
+        dtypes = ['float32'] + ([precision_name(args, device)] if args.amp else [])
+        report['matmul_peak'] = {d: matmul_peak(getattr(torch, d), n=args.peak_size,
+                                                repeats=args.peak_repeats, device=device)
+                                 for d in dtypes}
+        for d, p in report['matmul_peak'].items():
+            print(f"matrix-product peak, {d}: {p['gflops']:.1f} GFLOP/s "
+                  f"({p['n']} x {p['n']}, median of {len(p['seconds'])})", flush=True)
+        peak = report['matmul_peak'][precision_name(args, device)]['gflops']
 
     ok = True
     for lo, hi in args.sizes:
-        res = bench_size(lo, hi, args, device, samples)
+        res = bench_size(lo, hi, args, device, samples, peak)
         report['sizes'].append(res)
         ok &= not res.get('failed', False)
         report['outputs_identical'] = ok
@@ -369,6 +505,8 @@ def main(argv=None) -> int:
         print('\n== recipes, batch 1, short side 600 ==')
         report['recipes'] = bench_recipes(args, device, samples)
     report['outputs_identical'] = ok
+    report['markdown'] = markdown(report)
+    print('\n' + report['markdown'])
     save()
     if args.out:
         print(f'\nwrote {args.out}')

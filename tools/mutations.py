@@ -46,6 +46,8 @@ INFERENCE = 'zoo/inference/detector.py'
 INFERENCE_TESTS = ('tests/runner/test_inference_api.py',)
 MODEL_ZOO = 'zoo/ablation/model_zoo.py'
 MODEL_ZOO_TESTS = ('tests/runner/test_model_zoo.py',)
+AGREEMENT = 'zoo/benchmark/agreement.py'
+AGREEMENT_TESTS = ('tests/benchmark/test_benchmark_agreement.py',)
 
 MUTATIONS = [
     # --- the three bugs of issue 14 --------------------------------------------------------
@@ -326,4 +328,58 @@ MUTATIONS = [
              'image = np.repeat(image[:, :, None], 3, axis=2)',
              'image = np.stack([image, 0 * image, 0 * image], axis=2)',
              INFERENCE_TESTS, 'a grey (H, W) array fills the red channel only'),
+    # --- mixed precision (issue 18) -----------------------------------------------------------
+    Mutation('force_fp32_does_not_cast', 'zoo/api/precision.py',
+             'return value.float() if value.dtype in _LOW else value',
+             'return value',
+             ('tests/precision/test_roi_ops_precision.py',),
+             'force_fp32 turns autocast off but leaves bfloat16 arguments in bfloat16'),
+    Mutation('threaded_roi_pool_argmax_not_reordered', 'plugins/roi_extractors/threaded.py',
+             'local, rows = rois[order], [t[order].contiguous() for t in rows]',
+             'local, rows = rois[order], [rows[0][order].contiguous()] + '
+             '[t.contiguous() for t in rows[1:]]',
+             ('tests/precision/test_roi_ops_precision.py',),
+             "threaded RoIPool backward: RoIs regrouped by image but their argmax rows not"),
+    Mutation('amp_wrapper_without_autocast_on_cpu', 'zoo/runner/amp_optim_wrapper.py',
+             'device_type=self.device_type, dtype=self.cast_dtype):',
+             'device_type=self.device_type, dtype=self.cast_dtype, enabled=False):',
+             ('tests/runner/test_amp_cli.py',),
+             '--amp on the CPU trains in float32 (the wrapper never autocasts)'),
+    Mutation('amp_eval_loops_in_float32', 'zoo/runner/precision.py',
+             "cfg[key]['fp16'] = True",
+             "cfg[key]['fp16'] = False",
+             ('tests/runner/test_amp_cli.py',),
+             '--amp: validation and test loops left in float32'),
+    # --- benchmark: mixed-precision agreement, FLOP rates, torchvision's float32 regions -----
+    Mutation('agreement_match_not_one_to_one', AGREEMENT,
+             'row = iou[i].masked_fill(taken, -1.0)',
+             'row = iou[i]',
+             AGREEMENT_TESTS, 'one candidate detection matched to several reference detections'),
+    Mutation('agreement_match_ignores_label', AGREEMENT,
+             'fits = ((rl.long()[:, None] == cl.long()[None, :]) & (iou >= iou_thr)',
+             'fits = ((iou >= iou_thr)',
+             AGREEMENT_TESTS, 'detections of different classes matched'),
+    Mutation('agreement_match_lowest_iou_partner', AGREEMENT,
+             'j = int(row.argmax())\n        if row[j] < 0:',
+             'j = int(row.masked_fill(row < 0, 2.0).argmin())\n        if row[j] < 0:',
+             AGREEMENT_TESTS, 'a reference detection takes the fitting candidate of lowest IoU'),
+    Mutation('agreement_share_over_reference_only', AGREEMENT,
+             'larger = sum(max(p[1], p[2]) for p in per_image)',
+             'larger = sum(p[1] for p in per_image)',
+             AGREEMENT_TESTS, "the share ignores the candidate's extra detections"),
+    Mutation('flops_peak_of_fastest_call', 'zoo/benchmark/flops.py',
+             'gflops=gflops_per_second(flops, median(seconds)),',
+             'gflops=gflops_per_second(flops, min(seconds)),',
+             ('tests/benchmark/test_flops.py',),
+             'the peak taken from the fastest call while the workloads use medians'),
+    Mutation('torchvision_roi_align_in_low_precision', 'zoo/benchmark/reference.py',
+             "                       (heads.box_roi_pool, ('forward',))):",
+             '                       ):',
+             ('tests/benchmark/test_amp_peer.py',),
+             "torchvision's MultiScaleRoIAlign left to autocast (bfloat16 features)"),
+    Mutation('torchvision_anchors_in_low_precision', 'zoo/benchmark/reference.py',
+             '    anchors.forward = float32_anchors\n',
+             '',
+             ('tests/benchmark/test_amp_peer.py',),
+             "torchvision's anchors made (and cached) in the feature maps' bfloat16"),
 ]

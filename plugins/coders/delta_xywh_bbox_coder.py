@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from registry import BBOX_CODERS
-from zoo.api import clip_boxes
+from zoo.api import clip_boxes, force_fp32
 
 __all__ = ['DeltaXYWHBBoxCoder']
 
@@ -85,6 +85,7 @@ class DeltaXYWHBBoxCoder:
         """``|log(wh_ratio_clip)|``: the bound of the decoded ``dw`` and ``dh``."""
         return abs(math.log(self.wh_ratio_clip))
 
+    @force_fp32
     def encode(self, priors: Tensor, gt_bboxes: Tensor) -> Tensor:
         """Deltas that turn ``priors`` into ``gt_bboxes``.
 
@@ -125,6 +126,7 @@ class DeltaXYWHBBoxCoder:
         stds = deltas.new_tensor(self.target_stds)
         return (deltas - means) / stds
 
+    @force_fp32
     def decode(self, priors: Tensor, deltas: Tensor,
                max_shape: Optional[Union[Shape, Sequence[Shape]]] = None) -> Tensor:
         """Boxes that ``deltas`` make of ``priors``.

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from registry import BBOX_CODERS
+from zoo.api import force_fp32
 
 __all__ = ['YOLOBBoxCoder']
 
@@ -69,6 +70,7 @@ class YOLOBBoxCoder:
         s = torch.as_tensor(stride, dtype=like.dtype, device=like.device)
         return s[..., None] if s.dim() > 0 else s
 
+    @force_fp32
     def encode(self, priors: Tensor, gt_bboxes: Tensor, stride: Union[int, float, Tensor]) -> Tensor:
         """Targets ``(sigma(t_x), sigma(t_y), t_w, t_h)`` that turn ``priors`` into ``gt_bboxes``.
 
@@ -99,6 +101,7 @@ class YOLOBBoxCoder:
         wh = torch.log(g_wh / p_wh + self.eps)
         return torch.cat((xy, wh), dim=-1)
 
+    @force_fp32
     def decode(self, priors: Tensor, pred: Tensor, stride: Union[int, float, Tensor]) -> Tensor:
         """Boxes from predictions ``(sigma(t_x), sigma(t_y), t_w, t_h)``.
 

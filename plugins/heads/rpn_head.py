@@ -23,8 +23,8 @@ from torchvision.ops import batched_nms
 
 import registry
 from registry import HEADS, Requires
-from zoo.api import (check_loss, clip_boxes, gt_of, inside_flags, per_image_topk_mask, sample_images,
-                     size_keep_mask)
+from zoo.api import (check_loss, clip_boxes, force_fp32, gt_of, inside_flags, per_image_topk_mask,
+                     sample_images, size_keep_mask)
 
 
 @HEADS.register_module()
@@ -166,6 +166,7 @@ class RPNHead(nn.Module):
         cls_scores, bbox_preds = self(feats)
         return self.loss_by_feat(cls_scores, bbox_preds, data_samples)
 
+    @force_fp32
     def loss_by_feat(self, cls_scores: list[Tensor], bbox_preds: list[Tensor],
                      data_samples: list) -> dict:
         """``loss_rpn_cls`` over the sampled anchors and ``loss_rpn_bbox`` over the positive
@@ -223,6 +224,7 @@ class RPNHead(nn.Module):
         return self.predict_by_feat(cls_scores, bbox_preds, data_samples, self.test_cfg)
 
     @torch.no_grad()
+    @force_fp32
     def predict_by_feat(self, cls_scores: list[Tensor], bbox_preds: list[Tensor],
                         data_samples: list, cfg: Optional[dict]) -> list[InstanceData]:
         """Proposals per image: ``InstanceData(bboxes (K, 4) input-tensor pixels, scores (K,))``,

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 import registry
 from registry import HEADS
-from zoo.api import check_loss, clip_boxes, nms_per_image
+from zoo.api import check_loss, clip_boxes, force_fp32, nms_per_image
 
 DEFAULT_CODER = dict(type='DeltaXYWHBBoxCoder', target_means=(0.0, 0.0, 0.0, 0.0),
                      target_stds=(0.1, 0.1, 0.2, 0.2))
@@ -86,6 +86,7 @@ class Shared2FCBBoxHead(nn.Module):
         return bbox_pred.view(bbox_pred.shape[0], self.num_classes, 4)[
             torch.arange(labels.numel()), labels]
 
+    @force_fp32
     def loss(self, cls_score: Tensor, bbox_pred: Tensor, rois: Tensor, labels: Tensor,
              pos_gt_bboxes: Tensor) -> dict:
         """Fast R-CNN multi-task loss (Fast R-CNN eq. 1), averaged over the sampled RoIs.
@@ -113,6 +114,7 @@ class Shared2FCBBoxHead(nn.Module):
         return dict(loss_cls=loss_cls, loss_bbox=loss_bbox, acc=acc)
 
     @torch.no_grad()
+    @force_fp32
     def predict_by_feat(self, rois: Tensor, cls_score: Tensor, bbox_pred: Tensor,
                         data_samples: Sequence, cfg: dict, rescale: bool = True
                         ) -> list[InstanceData]:

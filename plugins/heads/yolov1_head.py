@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 import registry
 from registry import HEADS, AssemblyError, Requires
-from zoo.api import (NORMS, ConvNormAct, check_loss, check_mean_reduction, gt_of, paired_iou,
+from zoo.api import (NORMS, ConvNormAct, check_loss, force_fp32, check_mean_reduction, gt_of, paired_iou,
                      select_detections)
 
 __all__ = ['YOLOV1Head']
@@ -196,6 +196,7 @@ class YOLOV1Head(nn.Module):
     def loss(self, feats: Sequence[Tensor], data_samples: list) -> dict:
         return self.loss_by_feat(self(feats), data_samples)
 
+    @force_fp32
     def loss_by_feat(self, out: Tensor, data_samples: list) -> dict:
         """The terms of eq. 3: ``loss_bbox`` (coordinates, times lambda_coord), ``loss_obj``
         (confidence of responsible boxes), ``loss_noobj`` (the other boxes, times lambda_noobj),
@@ -261,6 +262,7 @@ class YOLOV1Head(nn.Module):
         return self.predict_by_feat(self(feats), data_samples, rescale=rescale)
 
     @torch.no_grad()
+    @force_fp32
     def predict_by_feat(self, out: Tensor, data_samples: list, rescale: bool = True) -> list:
         """Detections per image (``InstanceData`` bboxes (M, 4) xyxy, scores (M,), labels
         int64 (M,)), in original-image pixels with ``rescale``: score = conf * class

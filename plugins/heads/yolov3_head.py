@@ -41,7 +41,8 @@ from torch import Tensor, nn
 
 import registry
 from registry import HEADS, AssemblyError, ConfigError, Requires
-from zoo.api import NORMS, ConvNormAct, check_loss, check_mean_reduction, gt_of, select_detections
+from zoo.api import (NORMS, ConvNormAct, check_loss, check_mean_reduction, force_fp32, gt_of,
+                     select_detections)
 
 __all__ = ['YOLOV3Head']
 
@@ -213,6 +214,7 @@ class YOLOV3Head(nn.Module):
     def loss(self, feats: Sequence[Tensor], data_samples: list) -> dict:
         return self.loss_by_feat(self(feats), data_samples)
 
+    @force_fp32
     def loss_by_feat(self, pred_maps: Sequence[Tensor], data_samples: list) -> dict:
         """``loss_cls``, ``loss_conf`` and ``loss_bbox``, each summed over the batch and divided
         by the number of images (see the module docstring).
@@ -263,6 +265,7 @@ class YOLOV3Head(nn.Module):
         return self.predict_by_feat(self(feats), data_samples, rescale=rescale)
 
     @torch.no_grad()
+    @force_fp32
     def predict_by_feat(self, pred_maps: Sequence[Tensor], data_samples: list,
                         rescale: bool = True) -> list:
         """Detections per image: ``InstanceData(bboxes (M, 4) xyxy, scores (M,), labels int64

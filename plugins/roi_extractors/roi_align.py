@@ -12,6 +12,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from registry import ROI_EXTRACTORS
+from zoo.api import force_fp32
 
 from .checks import check_feat_rois, check_output_size
 from .threaded import threaded_roi_align
@@ -54,6 +55,7 @@ class RoIAlign(nn.Module):
         self.sampling_ratio = sampling_ratio
         self.aligned = bool(aligned)
 
+    @force_fp32
     def forward(self, feat: Tensor, rois: Tensor) -> Tensor:
         check_feat_rois('RoIAlign', feat, rois)
         # torchvision's roi_align; on the CPU its RoIs are split over all cores (bitwise the

@@ -4,16 +4,18 @@ torchvision's kernel is Caffe's ``ROIPooling`` layer of py-faster-rcnn: a RoI's 
 rounded to feature cells (``round(x * spatial_scale)``), its size in cells is
 ``max(x2 - x1 + 1, 1)``, and each of the S x S bins takes the max over the cells it covers
 (floor/ceil bin edges; an empty bin gives 0). Faster R-CNN's ZF and VGG16 models use it on conv5
-with ``spatial_scale=1/16`` and S = 6 (ZF) or 7 (VGG16).
+with ``spatial_scale=1/16`` and S = 6 (ZF) or 7 (VGG16). On the CPU the RoIs are split over all
+cores (:mod:`plugins.roi_extractors.threaded`), with the same result.
 """
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torchvision.ops import roi_pool
 
 from registry import ROI_EXTRACTORS
+from zoo.api import force_fp32
 
 from .checks import check_feat_rois, check_output_size
+from .threaded import threaded_roi_pool
 
 __all__ = ['RoIPool']
 
@@ -45,9 +47,12 @@ class RoIPool(nn.Module):
             raise ValueError(f'RoIPool: spatial_scale must be > 0 (1 / stride), got {spatial_scale!r}')
         self.spatial_scale = float(spatial_scale)
 
+    @force_fp32
     def forward(self, feat: Tensor, rois: Tensor) -> Tensor:
         check_feat_rois('RoIPool', feat, rois)
-        return roi_pool(feat, rois, self.output_size, self.spatial_scale)
+        # torchvision's roi_pool; on the CPU its RoIs are split over all cores (bitwise the
+        # same result and gradient, see plugins/roi_extractors/threaded.py)
+        return threaded_roi_pool(feat, rois, self.output_size, self.spatial_scale)
 
     def extra_repr(self) -> str:
         return f'output_size={self.output_size}, spatial_scale={self.spatial_scale}'

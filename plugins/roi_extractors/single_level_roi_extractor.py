@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from registry import ROI_EXTRACTORS, AssemblyError, Requires, build
-from zoo.api import box_area
+from zoo.api import box_area, force_fp32
 
 __all__ = ['SingleRoIExtractor']
 
@@ -148,6 +148,7 @@ class SingleRoIExtractor(nn.Module):
         levels = torch.clamp(levels, min=self.k_min, max=self.k_max)
         return levels.to(torch.int64) - self.k_min
 
+    @force_fp32
     def forward(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
         if len(feats) < self.num_levels:
             raise ValueError(f'SingleRoIExtractor got {len(feats)} feature levels, needs '

@@ -2,8 +2,6 @@
 import json
 import os
 
-import torch
-
 from zoo.cli.main import main
 
 from conftest import ROOT
@@ -70,8 +68,3 @@ def test_browse_draws_ground_truth(tiny_config, tmp_path, capsys):
     assert len(list((tmp_path / 'b').glob('*.png'))) == 2
     assert 'boxes' in capsys.readouterr().out
 
-
-def test_amp_without_cuda_is_a_config_error(tiny_config, tmp_path):
-    if torch.cuda.is_available():
-        return  # on a GPU machine --amp is valid; covered by the GPU check in the docs
-    assert main(['train', tiny_config(), '--work-dir', str(tmp_path / 'w'), '--amp']) == 2

@@ -24,6 +24,10 @@ Structures and box operations (xyxy pixels, no "+1"; :mod:`zoo.structures`): ``D
 Helpers the heads share (:mod:`zoo.api.head_utils`): ``gt_of``, ``sample_images``,
 ``per_image_topk_mask``, ``select_detections``, ``nms_per_image``, ``check_loss`` (with ``LOSS_KINDS``),
 ``check_mean_reduction``.
+
+Mixed precision (:mod:`zoo.api.precision`): :func:`force_fp32`, the decorator that runs a
+part's method in float32 inside a ``torch.autocast`` region (RoI layers, box coders, losses,
+the heads' target and detection code), and is a plain call outside one.
 """
 from zoo.structures import (IOU_EPS, DetDataSample, InstanceData, box_area, box_iof, box_iou, clip_boxes,
                             inside_flags, paired_iou, rescale_boxes, shape_iou, size_keep_mask)
@@ -35,6 +39,7 @@ from .head_utils import (LOSS_KINDS, check_loss, check_mean_reduction, gt_of, pe
 from .labels import binary_targets
 from .layers import NORMS, ConvNormAct, make_norm
 from .loss_base import REDUCTIONS, BoxIoULossBase, WeightedLoss, check_reduction, weight_reduce_loss
+from .precision import force_fp32
 from .sampling_result import SamplingResult
 
 __all__ = [
@@ -54,4 +59,6 @@ __all__ = [
     'LOSS_KINDS', 'check_loss', 'check_mean_reduction', 'gt_of', 'per_image_topk_mask', 'sample_images',
     'select_detections',
     'nms_per_image',
+    # mixed precision
+    'force_fp32',
 ]

@@ -11,6 +11,8 @@ from torch import Tensor, nn
 from registry import AssemblyError, ConfigError
 from zoo.structures import clip_boxes, rescale_boxes, size_keep_mask
 
+from .precision import force_fp32
+
 
 def gt_of(sample) -> tuple[Tensor, Tensor, Optional[Tensor]]:
     """``(gt_bboxes (M, 4), gt_labels (M,), ignored boxes (K, 4) or None)`` of a data sample;
@@ -119,6 +121,7 @@ def check_mean_reduction(loss: nn.Module, key: str) -> None:
                           f"the number of images (avg_factor), which needs reduction='mean'")
 
 
+@force_fp32
 def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_samples: Sequence,
                       num_classes: int, cfg: dict, rescale: bool = True) -> list:
     """Score threshold, per-class NMS and top-k of the candidate detections of a batch.
@@ -151,6 +154,7 @@ def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_sample
                          min_size, iou_thr, max_per_img, rescale)
 
 
+@force_fp32
 def nms_per_image(boxes: Tensor, scores: Tensor, labels: Tensor, img_idx: Tensor,
                   data_samples: Sequence, num_classes: int, score_thr: float, min_size: float,
                   iou_thr: float, max_per_img: int, rescale: bool = True) -> list:

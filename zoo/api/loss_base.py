@@ -26,6 +26,8 @@ from typing import ClassVar, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from .precision import force_fp32
+
 __all__ = ['REDUCTIONS', 'BoxIoULossBase', 'check_reduction', 'weight_reduce_loss', 'WeightedLoss']
 
 REDUCTIONS = ('mean', 'sum', 'none')
@@ -122,6 +124,7 @@ class WeightedLoss(nn.Module, metaclass=ABCMeta):
         """Hook to adapt ``weight`` to the element-wise loss (IoU losses average (N, 4) weights)."""
         return weight
 
+    @force_fp32
     def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                 avg_factor: Optional[Union[float, Tensor]] = None,
                 reduction_override: Optional[str] = None) -> Tensor:

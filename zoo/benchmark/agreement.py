@@ -1,4 +1,5 @@
-"""Do two detectors give the same detections? The check run before any timing.
+"""Do two detectors give the same detections? The check run before any timing, and the
+agreement within a tolerance of mixed precision (:func:`match_detections`).
 
 "The same" is: per image, the same number of detections, and each detection of one has a
 partner in the other with the same class, a box within ``box_atol`` pixels (every coordinate)
@@ -8,6 +9,12 @@ into the convolution's weights) moves values by about 1e-6 relative, far below t
 tolerances, and may swap two detections whose scores are equal to the last digits, which is
 why partners are looked up rather than compared position by position (the number of such
 swaps is reported).
+
+Under mixed precision (bfloat16 on the CPU) that check cannot pass: bfloat16 keeps 8 bits of
+mantissa, so features, scores and boxes move by about 1e-2 relative, and detections near the
+score threshold or the NMS overlap come and go. :func:`match_detections` measures agreement
+instead: the share of detections matched one to one (greedy, by decreasing score) to a partner
+with the same label, an IoU of at least 0.9 and a score within 0.05.
 """
 from __future__ import annotations
 
@@ -105,3 +112,121 @@ def compare_detections(reference: Sequence[dict], candidate: Sequence[dict],
 
 def _cpu(t) -> Tensor:
     return t.detach().float().cpu() if t.is_floating_point() else t.detach().cpu()
+
+
+# --- agreement within a tolerance (mixed precision) -------------------------------------------
+#: the tolerance of :func:`match_detections` used by ``benchmarks/vs_torchvision.py --amp``
+MATCH_IOU = 0.9
+MATCH_SCORE_ATOL = 0.05
+
+
+@dataclass
+class Matching:
+    """Result of :func:`match_detections`.
+
+    Attributes:
+        iou_thr, score_atol: the tolerance the pairs were matched within.
+        images: images compared.
+        reference, candidate: detections of each side, in all.
+        matched: one-to-one pairs found, in all.
+        share: ``matched / sum over images of max(reference_i, candidate_i)``: the share of
+            detections matched, counted on the side with more detections in each image, so it
+            is below 1 when either side has a detection without a partner (1.0 when there are
+            no detections at all).
+        per_image: ``[matched_i, reference_i, candidate_i]`` per image.
+    """
+    iou_thr: float
+    score_atol: float
+    images: int
+    reference: int
+    candidate: int
+    matched: int
+    share: float
+    per_image: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def box_iou_xyxy(a: Tensor, b: Tensor) -> Tensor:
+    """Pairwise IoU of xyxy boxes ``a`` (N, 4) and ``b`` (M, 4) in float64: (N, M).
+    A pair of boxes without area has IoU 0 (no division by zero)."""
+    a, b = a.double(), b.double()
+    area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)
+    area_b = (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
+    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
+    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    union = area_a[:, None] + area_b[None, :] - inter
+    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
+
+
+def match_pairs(reference: dict, candidate: dict, iou_thr: float = MATCH_IOU,
+                score_atol: float = MATCH_SCORE_ATOL) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching of one image's detections.
+
+    A reference detection and a candidate detection may pair when they have the same label,
+    an IoU >= ``iou_thr`` and scores within ``score_atol``. The reference detections are taken
+    by decreasing score (ties: the earlier first); each takes, among the candidates still free
+    that it may pair with, the one of highest IoU (ties: the earlier), as COCO evaluation
+    matches detections to ground truth. A candidate is used at most once.
+
+    Args:
+        reference, candidate: ``dict(boxes (N, 4) xyxy pixels, scores (N,), labels (N,))``.
+
+    Returns:
+        The pairs ``(reference index, candidate index)``, in the order they were made.
+    """
+    rb, rs, rl = (_cpu(reference[k]) for k in ('boxes', 'scores', 'labels'))
+    cb, cs, cl = (_cpu(candidate[k]) for k in ('boxes', 'scores', 'labels'))
+    if rb.shape[0] == 0 or cb.shape[0] == 0:
+        return []
+    iou = box_iou_xyxy(rb.reshape(-1, 4), cb.reshape(-1, 4))
+    fits = ((rl.long()[:, None] == cl.long()[None, :]) & (iou >= iou_thr)
+            & ((rs.double()[:, None] - cs.double()[None, :]).abs() <= score_atol))
+    iou = iou.masked_fill(~fits, -1.0)
+    taken = torch.zeros(cb.shape[0], dtype=torch.bool)
+    pairs = []
+    for i in torch.sort(rs.double(), descending=True, stable=True).indices.tolist():
+        row = iou[i].masked_fill(taken, -1.0)
+        j = int(row.argmax())
+        if row[j] < 0:
+            continue
+        taken[j] = True
+        pairs.append((i, j))
+    return pairs
+
+
+def match_detections(reference: Sequence[dict], candidate: Sequence[dict],
+                     iou_thr: float = MATCH_IOU, score_atol: float = MATCH_SCORE_ATOL
+                     ) -> Matching:
+    """Agreement of two detectors whose outputs cannot be bitwise equal (bfloat16 against
+    float32, or two implementations both in bfloat16): the share of detections matched
+    one to one within a tolerance (:func:`match_pairs`, per image; defaults: same label,
+    IoU >= 0.9, scores within 0.05).
+
+    Args:
+        reference, candidate: one dict per image, in the same image order, as for
+            :func:`compare_detections` (boxes xyxy in the same pixels, the same label numbering).
+        iou_thr: in (0, 1]. score_atol: >= 0.
+
+    Raises:
+        ValueError: the lists differ in length, or a tolerance is out of range.
+    """
+    if len(reference) != len(candidate):
+        raise ValueError(f'match_detections: {len(reference)} reference images against '
+                         f'{len(candidate)} candidate images')
+    if not 0 < iou_thr <= 1 or score_atol < 0:
+        raise ValueError(f'match_detections: iou_thr must be in (0, 1] and score_atol >= 0, '
+                         f'got iou_thr={iou_thr}, score_atol={score_atol}')
+    per_image = []
+    for ref, cand in zip(reference, candidate):
+        pairs = match_pairs(ref, cand, iou_thr, score_atol)
+        per_image.append([len(pairs), int(ref['boxes'].shape[0]), int(cand['boxes'].shape[0])])
+    matched = sum(p[0] for p in per_image)
+    larger = sum(max(p[1], p[2]) for p in per_image)
+    return Matching(iou_thr=float(iou_thr), score_atol=float(score_atol), images=len(reference),
+                    reference=sum(p[1] for p in per_image),
+                    candidate=sum(p[2] for p in per_image), matched=matched,
+                    share=matched / larger if larger else 1.0, per_image=per_image)

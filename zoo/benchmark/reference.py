@@ -1,8 +1,9 @@
 """torchvision's ``fasterrcnn_resnet50_fpn`` and the zoo's R50-FPN twin holding the same weights.
 
 Used by the parity tests (``tests/parity``) and the speed benchmark
-(``benchmarks/vs_torchvision.py``). No pretrained file can be downloaded here, so by default the
-torchvision model gets seeded random weights brought to the scales of a trained network
+(``benchmarks/vs_torchvision.py``); :func:`float32_regions` gives torchvision's model the
+zoo's float32 regions under mixed precision. No pretrained file can be downloaded here, so by
+default the torchvision model gets seeded random weights brought to the scales of a trained network
 (:func:`reference_torchvision_model`); a real ``fasterrcnn_resnet50_fpn`` state dict can be
 loaded instead. The zoo twin is built from ``configs/faster_rcnn/faster_rcnn_r50_fpn_1x_coco.py``
 and receives the weights through ``zoo convert torchvision``'s :func:`convert_state_dict`.
@@ -135,3 +136,54 @@ def zoo_twin(tv, classes: Union[str, Sequence[int]] = 'all', input_range: float 
     model = build_detector(cfg.model)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def float32_regions(tv):
+    """Give torchvision's Faster R-CNN ``tv`` the float32 regions the zoo's parts have under
+    mixed precision, so that both run under the same ``torch.autocast`` with the same help.
+
+    The zoo decorates its RoI layers, box coders, anchor and proposal code, losses and the
+    heads' detection code with :func:`zoo.api.force_fp32`. Here the same decorator wraps the
+    matching methods of this one model instance (torchvision itself is not changed):
+
+    * ``rpn.anchor_generator``: anchors computed in float32 (torchvision makes them in the
+      feature maps' dtype: in bfloat16, 8 px steps at 1000 px; its cached cell anchors would
+      even be left in bfloat16). Only the feature maps' shapes are passed on, no copy;
+    * ``rpn.box_coder`` and ``roi_heads.box_coder``: ``encode`` and ``decode``;
+    * ``rpn.filter_proposals`` (scores, top-k, NMS), ``rpn.assign_targets_to_anchors``
+      (IoU matching), ``rpn.compute_loss``;
+    * ``roi_heads.box_roi_pool`` (``MultiScaleRoIAlign``: torchvision's CPU ``roi_align``
+      kernel has no bfloat16 implementation; torchvision's own autocast rule for it casts the
+      input to float32 and the result back to bfloat16, the wrapper keeps it float32 as the
+      zoo's RoI layers do), ``roi_heads.select_training_samples`` (matching, sampling,
+      encoding), ``roi_heads.postprocess_detections`` (softmax, decoding, NMS).
+
+    The Fast R-CNN losses (``fastrcnn_loss``, a module function) need no wrapper: autocast
+    already runs ``cross_entropy`` and ``smooth_l1_loss`` in float32. Outside autocast every
+    wrapper is a plain call, so float32 outputs are unchanged bit for bit.
+
+    Returns:
+        ``tv`` (changed in place; calling this twice wraps once).
+    """
+    from zoo.api import force_fp32
+
+    if getattr(tv, '_zoo_float32_regions', False):
+        return tv
+    rpn, heads = tv.rpn, tv.roi_heads
+    for obj, names in ((rpn.box_coder, ('encode', 'decode')),
+                       (heads.box_coder, ('encode', 'decode')),
+                       (rpn, ('filter_proposals', 'assign_targets_to_anchors', 'compute_loss')),
+                       (heads, ('select_training_samples', 'postprocess_detections')),
+                       (heads.box_roi_pool, ('forward',))):
+        for name in names:
+            setattr(obj, name, force_fp32(getattr(obj, name)))
+    anchors = rpn.anchor_generator
+    anchors_forward = anchors.forward
+
+    def float32_anchors(image_list, feature_maps):
+        # it reads only the maps' shapes, dtype and device (no autocast op inside)
+        return anchors_forward(image_list, [torch.zeros((), device=f.device).expand(f.shape)
+                                            for f in feature_maps])
+    anchors.forward = float32_anchors
+    tv._zoo_float32_regions = True
+    return tv

@@ -1,5 +1,5 @@
-"""``zoo test CONFIG CKPT [--out results.json] [--metrics metrics.json]``: evaluate a checkpoint
-on the test split."""
+"""``zoo test CONFIG CKPT [--out results.json] [--metrics metrics.json] [--amp]``: evaluate a
+checkpoint on the test split."""
 from __future__ import annotations
 
 import os
@@ -25,6 +25,9 @@ def add_parsers(sub, common) -> None:
                                       'work_dirs/<config name>)')
     add_cfg_options(p)
     add_data_options(p)
+    p.add_argument('--amp', action='store_true',
+                   help='mixed precision (as amp=True in the config): the model runs under '
+                        'autocast, bfloat16 on the CPU, float16 on CUDA')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.set_defaults(func=run)
 
@@ -57,6 +60,8 @@ def run(args) -> int:
     cfg.work_dir = args.work_dir or given_work_dir or cfg.get('work_dir') or os.path.join(
         'work_dirs', config_name(args.config))
     cfg.load_from, cfg.resume, cfg.launcher = args.checkpoint, False, args.launcher
+    if args.amp:
+        cfg.amp = True  # build_runner: test_cfg.fp16 (zoo.runner.precision.apply_amp)
     for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
         cfg.pop(key, None)  # testing needs none of the training machinery
     prepare_run_config(cfg, args, cfg.work_dir)

@@ -30,7 +30,9 @@ def add_parsers(sub, common) -> None:
                    help='with load_from: load only the weights whose name and shape fit the '
                         'model (fine-tuning), listing what was skipped')
     p.add_argument('--amp', action='store_true',
-                   help='mixed precision (mmengine AmpOptimWrapper); needs CUDA')
+                   help='mixed precision (as amp=True in the config): bfloat16 autocast on the '
+                        'CPU, float16 with dynamic loss scaling on CUDA; RoI ops, box coding, NMS '
+                        'and losses stay float32')
     p.add_argument('--tensorboard', action='store_true',
                    help='also log to TensorBoard (WORK_DIR/<timestamp>/vis_data; needs the '
                         'optional extra `tensorboard`; docs/analysis.md)')
@@ -47,8 +49,6 @@ def config_name(path: str) -> str:
 
 
 def run(args) -> int:
-    import torch
-
     from registry import ConfigError
     from zoo.config import load_config
     from zoo.runner import workdir
@@ -64,10 +64,7 @@ def run(args) -> int:
             raise ConfigError(f'--resume {args.resume}: no such checkpoint file')
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
-        if not torch.cuda.is_available():
-            raise ConfigError('--amp needs a CUDA GPU, and none is visible; train without --amp')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        cfg.amp = True  # build_runner: zoo.runner.precision.apply_amp
     randomness = dict(cfg.get('randomness') or {})
     if args.seed is not None:
         randomness['seed'] = args.seed

@@ -17,10 +17,13 @@ import registry
 from registry import ConfigError
 from zoo.detectors.builder import build_detector
 
-from . import alternating_loop, checkpoint, checkpoint_hook, hooks, identity, nonfinite  # noqa: F401
+from . import (alternating_loop, amp_optim_wrapper, checkpoint, checkpoint_hook, hooks,  # noqa: F401
+               identity, nonfinite)
+from .precision import apply_amp
 from .tensorboard import check_tensorboard
 
-# alternating_loop, checkpoint_hook, hooks, identity and nonfinite register parts when imported
+# alternating_loop, amp_optim_wrapper, checkpoint_hook, hooks, identity and nonfinite register
+# parts when imported
 
 _RUNNER_KEYS = (
     'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',
@@ -66,6 +69,9 @@ def init_cpu_process_group(launcher: str) -> None:
 def build_runner(cfg: Config) -> Runner:
     """A ready ``Runner`` for ``cfg`` (train, val and test sections as present).
 
+    With ``amp = True`` in ``cfg`` (``--amp``) training, validation and testing run in mixed
+    precision (:func:`zoo.runner.precision.apply_amp`).
+
     Raises:
         UnknownPartError, ConfigError, AssemblyError: before anything runs.
     """
@@ -80,6 +86,7 @@ def build_runner(cfg: Config) -> Runner:
     cfg.randomness = randomness
     set_random_seed(randomness['seed'], deterministic=randomness.get('deterministic', False))
     model = build_detector(copy.deepcopy(cfg.model))
+    apply_amp(cfg)  # `amp = True` (or --amp): autocast in training, validation and test
     custom_hooks = list(cfg.get('custom_hooks') or [])
     if not any(h.get('type') == 'EpochSeedHook' for h in custom_hooks):
         custom_hooks.append(dict(type='EpochSeedHook', seed=randomness['seed']))
