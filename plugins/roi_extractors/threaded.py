@@ -167,6 +167,6 @@ def threaded_roi_pool(feat: Tensor, rois: Tensor, output_size: int, spatial_scal
     """
     workers = torch.get_num_threads()
     if (feat.device.type != 'cpu' or workers <= 1 or rois.shape[0] < MIN_ROIS
-            or rois.requires_grad or torch.jit.is_scripting()):
+            or rois.requires_grad or torch.jit.is_scripting() or torch.jit.is_tracing()):
         return roi_pool(feat, rois, output_size, spatial_scale)
     return _ThreadedRoIPool.apply(feat, rois, int(output_size), float(spatial_scale), workers)

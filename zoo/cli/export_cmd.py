@@ -130,7 +130,6 @@ def run(args) -> int:
     score_thr = SCORE_THR if args.score_thr is None else args.score_thr
     min_iou = MIN_IOU if args.min_iou is None else args.min_iou
     atol = SCORE_ATOL if args.score_atol is None else args.score_atol
-    torch.set_grad_enabled(False)
     folder = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(args.out)}.', suffix='.tmp', dir=folder)
@@ -145,7 +144,9 @@ def run(args) -> int:
         del onnx_bytes
         size = os.path.getsize(tmp)
         check_model_file(tmp)
-        result = verify(tmp, model, pipeline, images, score_thr, min_iou, atol, max_per_img(cfg))
+        with torch.no_grad():  # a context, not set_grad_enabled: callers keep their grad mode
+            result = verify(tmp, model, pipeline, images, score_thr, min_iou, atol,
+                            max_per_img(cfg))
         sizes = sorted({tuple(img.shape[-2:]) for _, img in images})
         summary = (f'{result.checked} detections scoring above {score_thr} on {len(images)} '
                    f'images ({len(sizes)} sizes); smallest IoU {result.min_iou:.4f}, largest '
