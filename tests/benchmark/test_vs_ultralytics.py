@@ -117,3 +117,12 @@ def test_markdown_table():
         '| Ultralytics YOLOv8n | 5 | 25.0 | 60.0 | epoch 7 of 7 | 5.0 | 5.3 |',
         '| zoo yolov1_bccd | 5 | - | - | zoo train exited 1 | - | 0.0 |',
         '| zoo yolov3_bccd | 5 | 32.1 | 70.1 | epoch 4, iter 100 | 5.1 | 5.5 |']
+
+
+def test_worker_without_ultralytics_exits_2(tmp_path, capsys):
+    if importlib.util.find_spec('ultralytics') is not None:
+        pytest.skip('ultralytics is installed here')
+    spec = tmp_path / 'spec.json'
+    spec.write_text('{}')
+    assert _bench().main(['--ultralytics-worker', str(spec)]) == 2
+    assert 'pip install "ultralytics==8.4.*"' in capsys.readouterr().err
