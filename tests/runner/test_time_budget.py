@@ -68,8 +68,16 @@ def test_epoch_loop_stops_after_the_iteration_that_spends_the_budget(tmp_path, f
     # checkpoint is epoch 2's
     assert [os.path.basename(p) for p in glob.glob(str(work / 'best_*.pth'))] == [
         'best_coco_bbox_mAP_50_epoch_2.pth']
-    # resumable from the stop: mmengine's resume reads last_checkpoint
     assert json.loads((work / 'zoo_run.json').read_text())['state'] == 'stopped_at_budget'
+    # --resume (no budget) continues the configured schedule at the next epoch: epoch 3 of 3,
+    # its 2 iterations after the 3 done (the rest of epoch 2 is not trained)
+    assert main(['train', cfg, '--work-dir', str(work), '--resume']) == 0
+    record = read_record(str(work))
+    assert record['state'] == 'finished' and record['budget_stop'] is None
+    ckpt = str(work / 'epoch_3.pth')
+    assert _last_checkpoint(work) == ckpt
+    meta = _check_loadable(cfg, ckpt)
+    assert (meta['epoch'], meta['iter']) == (3, 5)
 
 
 def test_iter_loop_without_save_last_still_leaves_the_last_checkpoint(tmp_path, fake_clock):
