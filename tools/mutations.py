@@ -48,6 +48,9 @@ MODEL_ZOO = 'zoo/ablation/model_zoo.py'
 MODEL_ZOO_TESTS = ('tests/runner/test_model_zoo.py',)
 AGREEMENT = 'zoo/benchmark/agreement.py'
 AGREEMENT_TESTS = ('tests/benchmark/test_benchmark_agreement.py',)
+BUDGET = 'zoo/runner/time_budget.py'
+BUDGET_TESTS = ('tests/runner/test_time_budget.py',)
+VS_ULTRA_TESTS = ('tests/benchmark/test_vs_ultralytics.py',)
 
 MUTATIONS = [
     # --- the three bugs of issue 14 --------------------------------------------------------
@@ -382,4 +385,42 @@ MUTATIONS = [
              '',
              ('tests/benchmark/test_amp_peer.py',),
              "torchvision's anchors made (and cached) in the feature maps' bfloat16"),
+    # --- the training time budget (zoo train --time-budget) ------------------------------
+    Mutation('budget_epoch_not_cut', BUDGET,
+             '            if self._hook.spent:\n                return\n',
+             '            if False:\n                return\n',
+             BUDGET_TESTS, 'the epoch in progress runs to its end after the budget is spent'),
+    Mutation('budget_loop_end_not_moved', BUDGET,
+             'loop._max_epochs = loop.epoch + 1',
+             'loop._max_epochs = loop.max_epochs',
+             BUDGET_TESTS, 'after the budget, the epoch loop goes on (one batch per epoch) to its '
+                           'configured end: no final validation at the stop, later checkpoints'),
+    Mutation('budget_no_own_checkpoint', BUDGET,
+             'if not os.path.isfile(path):',
+             'if False:',
+             BUDGET_TESTS, 'with save_last=False a budget-stopped run leaves no last checkpoint'),
+    Mutation('budget_stop_at_schedule_end', BUDGET,
+             '        if at_end:',
+             '        if False:',
+             BUDGET_TESTS, 'a budget spent at the last iteration records a finished run as '
+                           'stopped at its budget'),
+    Mutation('budget_recorded_as_finished', 'zoo/runner/workdir.py',
+             'state=STOPPED_AT_BUDGET if stopped else',
+             'state=',
+             BUDGET_TESTS, 'a budget-stopped run recorded as finished'),
+    # --- BCCD for Ultralytics and outside detections scored by the zoo --------------------
+    Mutation('yolo_export_no_half', 'zoo/datasets/pixel_rules.py',
+             'return [(x1 + x2) / 2 / width,',
+             'return [(x1 + x2) / width,',
+             VS_ULTRA_TESTS, 'YOLO labels written with cx = (x1 + x2) / W (no half)'),
+    Mutation('ultralytics_data_yaml_relative', 'benchmarks/vs_ultralytics.py',
+             "        spec['path'] = dst  #",
+             "        spec['path'] = '.'  #",
+             VS_ULTRA_TESTS, "data.yaml's path left relative: Ultralytics looks for the images "
+                             'under its own datasets folder'),
+    Mutation('outside_detections_not_matched', 'zoo/benchmark/coco_score.py',
+             "det = detections.get(str(r['img_id'])) or {}",
+             "det = detections.get(r['img_path']) or {}",
+             VS_ULTRA_TESTS, 'outside detections looked up by image path instead of file stem: '
+                             'none is scored'),
 ]

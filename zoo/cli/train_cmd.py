@@ -1,7 +1,9 @@
 """``zoo train CONFIG [--work-dir D] [--cfg-options ...] [--resume [CKPT]] [--overwrite]
-[--load-partial] [--amp] [--seed N] [--launcher none|pytorch|slurm]``: train with mmengine's
-runner, validating as the config says. A work dir holding another run is refused unless the run
-is resumed or overwritten (:mod:`zoo.runner.workdir`)."""
+[--load-partial] [--amp] [--seed N] [--time-budget MINUTES]
+[--launcher none|pytorch|slurm]``: train with mmengine's runner, validating as the config says.
+A work dir holding another run is refused unless the run is resumed or overwritten
+(:mod:`zoo.runner.workdir`); ``--time-budget`` stops training cleanly once that many minutes of
+training are spent (:mod:`zoo.runner.time_budget`)."""
 from __future__ import annotations
 
 import os
@@ -39,6 +41,12 @@ def add_parsers(sub, common) -> None:
     p.add_argument('--seed', type=int, default=None, help='random seed (default: config, else 0)')
     p.add_argument('--deterministic', action='store_true',
                    help='deterministic kernels (slower; for exact reproduction)')
+    p.add_argument('--time-budget', type=float, default=None, metavar='MINUTES',
+                   help='stop training once MINUTES of training wall-clock (from the first '
+                        'iteration) are spent: the current iteration ends, the last checkpoint '
+                        'is saved, the final validation runs, and zoo_run.json records '
+                        'state "stopped_at_budget". The LR schedule is not rescaled. '
+                        '(config key: time_budget_min)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                    help='distributed launcher: pytorch under torchrun, slurm under srun')
     p.set_defaults(func=run)
@@ -75,6 +83,9 @@ def run(args) -> int:
         from zoo.runner.tensorboard import add_tensorboard
         add_tensorboard(cfg)
     cfg.launcher = args.launcher
+    if args.time_budget is not None:
+        from zoo.runner.time_budget import check_budget
+        cfg.time_budget_min = check_budget(args.time_budget, key='--time-budget')
     if args.load_partial:
         if not cfg.get('load_from') or args.resume:
             raise ConfigError('--load-partial loads the weights of load_from (--cfg-options '
@@ -84,5 +95,11 @@ def run(args) -> int:
     prepare_run_config(cfg, args, cfg.work_dir, write_config=True)
     runner = build_runner(cfg)
     workdir.train(runner, args.config, stale, workdir.command_line(getattr(args, 'argv', None)))
-    print(f'training finished; checkpoints and logs in {cfg.work_dir}')
+    stop = (workdir.read_record(cfg.work_dir) or {}).get('budget_stop')
+    if stop:
+        where = ', '.join(f'{k} {stop[k]}' for k in ('epoch', 'iter') if k in stop)
+        print(f'training stopped at its time budget ({stop["minutes"]:g} min) after {where}; '
+              f'last checkpoint {stop["checkpoint"]}; logs in {cfg.work_dir}')
+    else:
+        print(f'training finished; checkpoints and logs in {cfg.work_dir}')
     return 0

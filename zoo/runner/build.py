@@ -18,12 +18,12 @@ from registry import ConfigError
 from zoo.detectors.builder import build_detector
 
 from . import (alternating_loop, amp_optim_wrapper, checkpoint, checkpoint_hook, hooks,  # noqa: F401
-               identity, nonfinite)
+               identity, nonfinite, time_budget)
 from .precision import apply_amp
 from .tensorboard import check_tensorboard
 
-# alternating_loop, amp_optim_wrapper, checkpoint_hook, hooks, identity and nonfinite register
-# parts when imported
+# alternating_loop, amp_optim_wrapper, checkpoint_hook, hooks, identity, nonfinite and
+# time_budget register parts when imported
 
 _RUNNER_KEYS = (
     'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',
@@ -72,8 +72,12 @@ def build_runner(cfg: Config) -> Runner:
     With ``amp = True`` in ``cfg`` (``--amp``) training, validation and testing run in mixed
     precision (:func:`zoo.runner.precision.apply_amp`).
 
+    With ``time_budget_min`` (minutes) in ``cfg``, training stops cleanly once that much
+    training wall-clock is spent (:class:`~zoo.runner.time_budget.TimeBudgetHook`).
+
     Raises:
-        UnknownPartError, ConfigError, AssemblyError: before anything runs.
+        UnknownPartError, ConfigError, AssemblyError: before anything runs (a
+            ``time_budget_min`` that is not a number > 0 is a ConfigError).
     """
     checkpoint.install()
     registry.discover()
@@ -93,6 +97,14 @@ def build_runner(cfg: Config) -> Runner:
     for guard in ('NonFiniteGuardHook', 'CheckpointIdentityHook'):  # always: docs/guarantees.md
         if not any(h.get('type') == guard for h in custom_hooks):
             custom_hooks.append(dict(type=guard))
+    if cfg.get('time_budget_min') is not None:  # zoo train --time-budget
+        minutes = time_budget.check_budget(cfg.time_budget_min)
+        loop = (cfg.get('train_cfg') or {}).get('type')
+        if loop not in (None, 'EpochBasedTrainLoop', 'IterBasedTrainLoop'):
+            raise ConfigError(f'time_budget_min: a time budget needs an EpochBasedTrainLoop or '
+                              f'IterBasedTrainLoop; train_cfg.type is {loop!r}')
+        custom_hooks = [h for h in custom_hooks if h.get('type') != 'TimeBudgetHook']
+        custom_hooks.append(dict(type='TimeBudgetHook', minutes=minutes))
     hooks_cfg = cfg.get('default_hooks') or {}
     if (hooks_cfg.get('checkpoint') or {}).get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
         # the new best checkpoint is complete before the previous one is removed

@@ -5,7 +5,9 @@ Without this, training again into a finished work dir replaced its checkpoints o
 after a failed second run the dir mixed the two runs (``zoo test WORK_DIR`` then evaluated
 whatever was left). ``zoo train`` also keeps a small run record, ``zoo_run.json``, beside the
 checkpoints and the config mmengine dumps there: the config file, the model's fingerprint
-(:mod:`zoo.runner.identity`), and whether the run is ``running``, ``finished`` or ``failed``.
+(:mod:`zoo.runner.identity`), and whether the run is ``running``, ``finished``, ``failed`` or
+``stopped_at_budget`` (its ``--time-budget`` was spent before the schedule's end; ``budget_stop``
+then says where: :mod:`zoo.runner.time_budget`).
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from registry import ConfigError
 from . import atomic
 
 RECORD = 'zoo_run.json'
+#: the record's ``state`` of a run stopped by its time budget (:mod:`zoo.runner.time_budget`)
+STOPPED_AT_BUDGET = 'stopped_at_budget'
 _TIMESTAMP = re.compile(r'^\d{8}_\d{6}$')  # mmengine's log folders, e.g. 20260101_120000
 
 
@@ -130,6 +134,7 @@ def check_work_dir(work_dir: str, config: str, resume: bool, overwrite: bool) ->
     record = read_record(work_dir) or {}
     state = record.get('state')
     what = {'finished': 'a finished run', 'failed': 'a failed run',
+            'stopped_at_budget': 'a run stopped at its time budget',
             'running': 'an unfinished run (stopped or still running)'}.get(state, 'a run')
     if record.get('config') and os.path.abspath(record['config']) != os.path.abspath(config):
         what += f' of another config ({record["config"]})'
@@ -168,7 +173,8 @@ def train(runner, config: str, stale: list[str], command: Optional[str] = None) 
     first, and a divergence error completed with the checkpoint to go on from. ``command`` (the
     ``zoo train`` command line) and the current folder are recorded, for ``zoo model-zoo``; a
     resumed run keeps its first command and lists the resuming ones in ``resumed_by``, and
-    forgets the ``zoo test`` of its earlier checkpoints.
+    forgets the ``zoo test`` of its earlier checkpoints. A run whose time budget stopped it is
+    recorded as ``stopped_at_budget``, not ``finished``.
 
     Raises:
         NonFiniteError: with a note naming the newest checkpoint verified finite (or none).
@@ -180,7 +186,8 @@ def train(runner, config: str, stale: list[str], command: Optional[str] = None) 
     remove_artifacts(stale, keep=runner.log_dir)
     fields = dict(config=os.path.abspath(config), state='running', started=time.time(),
                   fingerprint=model_identity(runner.cfg)['fingerprint'],
-                  detector=runner.cfg.model.type, command=command, cwd=os.getcwd(), test=None)
+                  detector=runner.cfg.model.type, command=command, cwd=os.getcwd(), test=None,
+                  time_budget_min=runner.cfg.get('time_budget_min'), budget_stop=None)
     previous = read_record(work_dir) or {}
     if runner.cfg.get('resume'):  # the run goes on: its first command stays, the resumes are added
         if previous.get('command'):
@@ -196,4 +203,5 @@ def train(runner, config: str, stale: list[str], command: Optional[str] = None) 
         if isinstance(err, NonFiniteError):
             err.add_note(recovery_note(work_dir))
         raise
-    write_record(work_dir, state='finished', finished=time.time())
+    stopped = (read_record(work_dir) or {}).get('budget_stop')  # set by TimeBudgetHook
+    write_record(work_dir, state=STOPPED_AT_BUDGET if stopped else 'finished', finished=time.time())
