@@ -85,7 +85,8 @@ class YOLOV3Head(nn.Module):
             default when None or without ``assigner``).
         test_cfg: ``dict(nms_pre=1000, conf_thr=0.005, score_thr=0.05,
             nms=dict(iou_threshold=0.45), max_per_img=100, min_bbox_size=0)`` (mmdet's YOLOv3
-            settings, the defaults).
+            settings, the defaults); ``nms=dict(type='diou_nms', iou_threshold=...)`` selects
+            DIoU-NMS (:func:`zoo.api.batched_nms_by_cfg`).
 
     Attributes:
         num_classes, in_channels, feat_channels, num_base_priors (A), anchor_generator,
