@@ -8,7 +8,7 @@ import pytest
 from zoo.cli.main import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NEW_RECIPES = ['yolov2_bccd.py']
+NEW_RECIPES = ['yolov2_bccd.py', 'yolov3_spp_bccd.py']
 
 
 @pytest.mark.parametrize('name, kind, words', [
@@ -16,6 +16,7 @@ NEW_RECIPES = ['yolov2_bccd.py']
     ('YOLOV2Neck', 'neck', ['passthrough_channels', 'in_strides']),
     ('Darknet', 'backbone', ['Darknet-19', "``19``, ``53`` or ``'tiny'``"]),
     ('YOLOV3Head', 'head', ['rescore']),
+    ('YOLOV3Neck', 'neck', ['spp_kernel_sizes', 'YOLOv3-SPP']),
 ])
 def test_zoo_describe_shows_the_new_parts(name, kind, words, capsys):
     assert main(['describe', name]) == 0
