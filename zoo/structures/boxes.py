@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchvision.ops import box_area
@@ -105,12 +106,12 @@ def batched_diou_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold:
     counts = torch.unique_consecutive(idxs[order], return_counts=True)[1].tolist()
     kept = []
     for members in order.split(counts):
-        suppresses = (box_diou(boxes[members], boxes[members]) >= iou_threshold).triu(1).cpu()
-        removed = torch.zeros(members.numel(), dtype=torch.bool)
+        suppresses = (box_diou(boxes[members], boxes[members]) >= iou_threshold).cpu().numpy()
+        removed = np.zeros(members.numel(), dtype=bool)
         for i in range(members.numel()):
             if not removed[i]:
-                removed |= suppresses[i]
-        kept.append(members[~removed.to(members.device)])
+                removed[i + 1:] |= suppresses[i, i + 1:]
+        kept.append(members[torch.from_numpy(~removed).to(members.device)])
     kept = torch.cat(kept)
     return kept[torch.sort(scores[kept], descending=True, stable=True).indices]
 
