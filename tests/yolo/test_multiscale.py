@@ -3,8 +3,11 @@
 Sizes are multiples of the stride inside the range (all of YOLOv2's {320, ..., 608} drawn), one
 size for the whole batch, a new one every ``interval`` batches only; boxes, shapes and scale
 factors scale exactly (hand-computed); testing is left alone; a non-zero rank takes rank 0's size
-from the broadcast.
+from the broadcast (and, with ``-m slow``, two real gloo processes seeded differently resize to
+the same sizes).
 """
+import os
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -128,3 +131,33 @@ def test_a_bad_batch_augment_names_its_key_path():
         batch_augments=[dict(type='BatchSyncRandomResize', interval=0)]))))
     with pytest.raises(ConfigError, match=r'data_preprocessor\.batch_augments\.0'):
         registry.build('transform', cfg.model.data_preprocessor, key='data_preprocessor')
+
+
+def _rank_sizes(rank, port, out_dir):
+    """One of two gloo processes: its own seed, 30 batches, the sizes it resized to."""
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=2)
+    try:
+        torch.manual_seed(100 + rank)   # the processes would draw different sizes on their own
+        aug = BatchSyncRandomResize(random_size_range=(320, 608), interval=3, size_divisor=32)
+        sizes = [tuple(aug(torch.zeros(1, 3, 32, 32), None)[0].shape[-2:]) for _ in range(30)]
+        torch.save(sizes, os.path.join(out_dir, f'{rank}.pt'))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow  # two spawned processes each import the zoo: over a minute on a loaded 2-core CPU
+def test_two_processes_resize_to_the_same_sizes(tmp_path):
+    """Real data-parallel processes (gloo on the CPU): rank 1 gets rank 0's
+    sizes, although each process seeds its generator differently."""
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_sizes, args=(port, str(tmp_path)), nprocs=2, join=True)
+    sizes = [torch.load(tmp_path / f'{r}.pt') for r in range(2)]
+    assert sizes[0] == sizes[1]
+    assert len(set(sizes[0])) > 1 and all(h == w and h in YOLOV2_SIZES for h, w in sizes[0])
