@@ -39,7 +39,8 @@ def batch():
 
 def test_the_yolo_recipes_are_here():
     names = {os.path.basename(p) for p in YOLO_RECIPES}
-    assert names >= {'yolov1_bccd.py', 'yolov2_bccd.py', 'yolov3_bccd.py', 'yolov3_spp_bccd.py'}
+    assert names >= {'yolov1_bccd.py', 'yolov2_bccd.py', 'yolov3_bccd.py', 'yolov3_spp_bccd.py',
+                     'yolov3_plus_bccd.py'}
 
 
 @pytest.mark.parametrize('path', YOLO_RECIPES, ids=os.path.basename)
