@@ -10,7 +10,9 @@
 #   preprocessor (BatchSyncRandomResize; the same on every process in distributed training);
 # - the IoU-valued objectness target (YOLOv2's, `rescore=True`);
 # - the CIoU box loss on decoded boxes (Zheng et al., AAAI 2020) instead of squared error.
-# Testing is as in yolov3_bccd.py (416 x 312, one scale).
+# Testing is as in yolov3_bccd.py (416 x 312, one scale), and so are the anchors (fitted at the
+# test scale; `zoo anchors` on this file reads the Resize after Mosaic as if it resized the
+# original images, so it gives the same anchors, not the mosaic's half-scale ones).
 _base_ = ['./yolov3_bccd.py']
 model = dict(
     data_preprocessor=dict(batch_augments=[

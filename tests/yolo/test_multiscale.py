@@ -161,3 +161,27 @@ def test_two_processes_resize_to_the_same_sizes(tmp_path):
     sizes = [torch.load(tmp_path / f'{r}.pt') for r in range(2)]
     assert sizes[0] == sizes[1]
     assert len(set(sizes[0])) > 1 and all(h == w and h in YOLOV2_SIZES for h, w in sizes[0])
+
+
+def test_a_two_stage_detector_trains_on_resized_batches_too():
+    """Every detector: the ZF Faster R-CNN recipe with the batch augmentation computes finite
+    RPN and RoI losses on a batch resized from 128 x 160 to 192 x 224 (the long side 224; the
+    short round(7 * 128 / 160) = 6 strides of 32)."""
+    registry.discover()
+    cfg = Config.fromfile(os.path.join(os.path.dirname(__file__), '../../configs/faster_rcnn/'
+                                       'faster_rcnn_zf_bccd.py'))
+    cfg.model.data_preprocessor.batch_augments = [
+        dict(type='BatchSyncRandomResize', random_size_range=(224, 224), interval=10)]
+    from zoo.detectors.builder import build_detector
+    torch.manual_seed(0)
+    model = build_detector(cfg.model)
+    model.train()
+    data = dict(inputs=[torch.randint(0, 256, (3, 120, 160), dtype=torch.uint8)],
+                data_samples=samples(1, (120, 160), ((10., 20., 60., 90.),)))
+    batch = model.data_preprocessor(data, True)
+    assert batch['inputs'].shape == (1, 3, 192, 224)
+    torch.testing.assert_close(batch['data_samples'][0].gt_instances.bboxes,
+                               torch.tensor([[14.0, 30.0, 84.0, 135.0]]))
+    losses = model(**batch, mode='loss')
+    assert {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox'} <= set(losses)
+    assert all(torch.isfinite(v).all() for v in losses.values())
