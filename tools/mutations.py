@@ -203,6 +203,11 @@ MUTATIONS = [
            'prefix = functools.partial(self._run, transforms[:k])',
            'prefix = functools.partial(self._run, [])',
            MOSAIC_TESTS, 'the samples mixed in do not go through the transforms before Mosaic'),
+    Mutation('mosaic_bad_mix_sample_not_replaced', 'zoo/datasets/base_det_dataset.py',
+             'out = pipeline(self.prepare_results(i), self)',
+             'out = pipeline(self.prepare_results(idx), self)',
+             MOSAIC_TESTS, 'skip_bad_samples: an unreadable image drawn for a mosaic is retried '
+                           'instead of replaced by the next sample'),
     Mutation('multiscale_every_batch', MULTISCALE,
            'if self._input_size is None or self._batches % self.interval == 0:',
            'if True:',

@@ -19,7 +19,7 @@ from torchvision import tv_tensors
 from torchvision.io import write_png
 
 from registry import ConfigError, build
-from zoo.datasets import BaseDetDataset
+from zoo.datasets import BaseDetDataset, DatasetError, DatasetWarning
 from zoo.transforms import Compose, Mosaic
 
 CENTER = (10, 6)
@@ -182,3 +182,24 @@ def test_mosaic_outside_a_dataset_pipeline_is_a_config_error():
     assert isinstance(build('transform', dict(type='Mosaic')), Mosaic)
     with pytest.raises(ConfigError, match="dataset's pipeline"):
         pipeline(four_samples()[0])
+
+
+def test_an_unreadable_image_drawn_for_a_mosaic_is_skipped_or_named(tmp_path):
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='Mosaic', img_scale=(8, 8), center_ratio_range=(1.0, 1.0)),
+                dict(type='PackDetInputs')]
+    os.makedirs(tmp_path / 'a')
+    strict = SquaresDataset(str(tmp_path / 'a'), pipeline=pipeline)
+    os.remove(tmp_path / 'a' / '3.png')
+    strict.pipeline.transforms[1].get_indexes = lambda dataset: [3, 3, 3]
+    with pytest.raises(DatasetError, match='3.png'):
+        strict[0]
+    os.makedirs(tmp_path / 'b')
+    lenient = SquaresDataset(str(tmp_path / 'b'), pipeline=pipeline, skip_bad_samples=True)
+    os.remove(tmp_path / 'b' / '3.png')
+    lenient.pipeline.transforms[1].get_indexes = lambda dataset: [3, 3, 3]
+    with pytest.warns(DatasetWarning, match='skipping sample 3'):
+        out = lenient[1]
+    # sample 3 is recorded as bad, and sample 0 (the next one) mixed in instead, three times
+    assert out['data_samples'].gt_instances.labels.tolist() == [1, 0, 0, 0]
+    assert [b.index for b in lenient.bad_samples] == [3]
