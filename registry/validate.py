@@ -3,10 +3,11 @@
 The kind a ``type`` must belong to follows from its key, as in mmdet's configs: ``backbone``,
 ``neck``, ``*_head``, ``bbox_roi_extractor``/``roi_layer``, ``anchor_generator``, ``loss_*``,
 ``bbox_coder``, ``assigner``, ``sampler``, ``model``, ``dataset``, ``pipeline`` items,
-``*_evaluator``, ``data_preprocessor``, and the top-level ``train_cfg``/``val_cfg``/``test_cfg``
-(loops). A ``type`` under any other key (optimizer, hooks, schedulers, ...) must be registered
-somewhere: in a zoo catalogue or in one of mmengine's root registries. The arguments of a zoo
-part are checked against its constructor's signature. Every problem is reported at once.
+``*_evaluator``, ``data_preprocessor`` and its ``batch_augments`` items, and the top-level
+``train_cfg``/``val_cfg``/``test_cfg`` (loops). A ``type`` under any other key (optimizer,
+hooks, schedulers, ...) must be registered somewhere: in a zoo catalogue or in one of mmengine's
+root registries. The arguments of a zoo part are checked against its constructor's signature.
+Every problem is reported at once.
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ _KEY_KINDS = {
     'prior_generator': 'anchor_generator', 'bbox_roi_extractor': 'roi_extractor',
     'roi_extractor': 'roi_extractor', 'roi_layer': 'roi_extractor', 'bbox_coder': 'coder',
     'assigner': 'assigner', 'sampler': 'sampler', 'model': 'detector', 'dataset': 'dataset',
-    'pipeline': 'transform', 'data_preprocessor': 'transform', 'val_evaluator': 'metric',
-    'test_evaluator': 'metric', 'evaluator': 'metric', 'metric': 'metric',
+    'pipeline': 'transform', 'data_preprocessor': 'transform', 'batch_augments': 'transform',
+    'val_evaluator': 'metric', 'test_evaluator': 'metric', 'evaluator': 'metric', 'metric': 'metric',
 }
 
 

@@ -29,6 +29,9 @@ YOLOV3 = 'plugins/heads/yolov3_head.py'
 YOLOV1 = 'plugins/heads/yolov1_head.py'
 DETECTOR = 'zoo/detectors/base.py'
 RUNNER = 'zoo/runner/build.py'
+MOSAIC = 'zoo/transforms/mosaic.py'
+MULTISCALE = 'zoo/transforms/batch_resize.py'
+PREPROCESSOR = 'zoo/transforms/data_preprocessor.py'
 
 RPN_TESTS = ('tests/plugins/test_rpn_targets_by_hand.py',)
 ROI_TESTS = ('tests/plugins/test_roi_head_targets_by_hand.py',)
@@ -51,6 +54,8 @@ AGREEMENT_TESTS = ('tests/benchmark/test_benchmark_agreement.py',)
 BUDGET = 'zoo/runner/time_budget.py'
 BUDGET_TESTS = ('tests/runner/test_time_budget.py',)
 VS_ULTRA_TESTS = ('tests/benchmark/test_vs_ultralytics.py',)
+MOSAIC_TESTS = ('tests/yolo/test_mosaic.py',)
+MULTISCALE_TESTS = ('tests/yolo/test_multiscale.py',)
 
 MUTATIONS = [
     # --- the three bugs of issue 14 --------------------------------------------------------
@@ -184,6 +189,69 @@ MUTATIONS = [
              '.clamp(min=0).sqrt()), 1)',
              '.clamp(min=0)), 1)',
              YOLO_TESTS, 'YOLOv1 width/height targets without the square root'),
+    # --- Mosaic and multi-scale training (issue 20) -------------------------------------------
+    Mutation('mosaic_boxes_not_cut', MOSAIC,
+           'boxes.append(torch.minimum(torch.maximum(b, lo), up))',
+           'boxes.append(b)',
+           MOSAIC_TESTS, 'Mosaic: boxes moved but not cut to the visible part of their image'),
+    Mutation('mosaic_boxes_not_scaled', MOSAIC,
+           'b = b * torch.tensor([wi / w0, hi / h0, wi / w0, hi / h0])',
+           'b = b * torch.tensor([1.0, 1.0, 1.0, 1.0])',
+           MOSAIC_TESTS, 'Mosaic: boxes not scaled with their resized image'),
+    Mutation('mosaic_left_tiles_offset_as_top', MOSAIC,
+           "x0 = cx - wi if pos.endswith('left') else cx",
+           "x0 = cx - wi if pos.startswith('top') else cx",
+           MOSAIC_TESTS, 'Mosaic: the x offset of the bottom-left and top-right tiles swapped'),
+    Mutation('mosaic_keeps_empty_boxes', MOSAIC,
+           'keep = (bw > 0) & (bh > 0) & (bw >= self.min_bbox_size)',
+           'keep = (bw >= 0) & (bh >= 0) & (bw >= self.min_bbox_size)',
+           MOSAIC_TESTS, 'Mosaic: boxes with no visible part kept (with min_bbox_size 0)'),
+    Mutation('mosaic_ignores_min_bbox_size', MOSAIC,
+           '(bw >= self.min_bbox_size) & (bh >= self.min_bbox_size)',
+           '(bw >= 0) & (bh >= 0)',
+           MOSAIC_TESTS, 'Mosaic: slivers below min_bbox_size kept'),
+    Mutation('mosaic_labels_not_filtered', MOSAIC,
+           'boxes, labels, flags = boxes[keep], labels[keep], flags[keep]',
+           'boxes, labels, flags = boxes[keep], labels[:int(keep.sum())], flags[keep]',
+           MOSAIC_TESTS, 'Mosaic: labels of the dropped boxes kept, the others shifted'),
+    Mutation('mosaic_extra_samples_skip_the_prefix', 'zoo/transforms/compose.py',
+           'prefix = functools.partial(self._run, transforms[:k])',
+           'prefix = functools.partial(self._run, [])',
+           MOSAIC_TESTS, 'the samples mixed in do not go through the transforms before Mosaic'),
+    Mutation('mosaic_bad_mix_sample_not_replaced', 'zoo/datasets/base_det_dataset.py',
+             'out = pipeline(self.prepare_results(i), self)',
+             'out = pipeline(self.prepare_results(idx), self)',
+             MOSAIC_TESTS, 'skip_bad_samples: an unreadable image drawn for a mosaic is retried '
+                           'instead of replaced by the next sample'),
+    Mutation('multiscale_every_batch', MULTISCALE,
+           'if self._input_size is None or self._batches % self.interval == 0:',
+           'if True:',
+           MULTISCALE_TESTS, 'multi-scale: a new size every batch instead of every interval'),
+    Mutation('multiscale_top_size_never_drawn', MULTISCALE,
+           'torch.randint(self._k_range[0], self._k_range[1] + 1, ())',
+           'torch.randint(self._k_range[0], self._k_range[1], ())',
+           MULTISCALE_TESTS, 'multi-scale: the top of the range (608) never drawn'),
+    Mutation('multiscale_boxes_not_scaled', MULTISCALE,
+           'inst.bboxes = inst.bboxes * factors.to(inst.bboxes)',
+           'inst.bboxes = inst.bboxes * 1.0',
+           MULTISCALE_TESTS, 'multi-scale: the image resized, its boxes not'),
+    Mutation('multiscale_xy_factors_swapped', MULTISCALE,
+           'torch.tensor([sx, sy, sx, sy]',
+           'torch.tensor([sy, sx, sy, sx]',
+           MULTISCALE_TESTS, 'multi-scale: x boxes scaled by the height factor'),
+    Mutation('multiscale_scale_factor_kept', MULTISCALE,
+           "meta['scale_factor'] = (fw * sx, fh * sy)",
+           "meta['scale_factor'] = (fw, fh)",
+           MULTISCALE_TESTS, 'multi-scale: scale_factor not updated (predictions would not '
+                             'return to original pixels)'),
+    Mutation('multiscale_not_broadcast', MULTISCALE,
+           'broadcast(size, src=0)',
+           'size = size.clone()',
+           MULTISCALE_TESTS, 'multi-scale: each process keeps its own size'),
+    Mutation('multiscale_in_testing_too', PREPROCESSOR,
+           '        if training:\n            for aug in self.batch_augments:',
+           '        if True:\n            for aug in self.batch_augments:',
+           MULTISCALE_TESTS, 'batch augmentations applied in validation and testing'),
     # --- data-parallel training ----------------------------------------------------------
     Mutation('ddp_loss_summed_over_processes', DETECTOR,
              '        check_finite(losses)\n'

@@ -1,7 +1,7 @@
 """Backbones: image (B, 3, H, W) -> tuple of feature maps, with ``out_channels`` and ``strides``.
 
 ``ZFNet`` and ``VGG`` (depth 16) are the Faster R-CNN paper's; ``ResNet`` (50/101) is the
-backbone of the modern ResNet-FPN form; ``Darknet`` (53 and tiny) is YOLOv3's;
+backbone of the modern ResNet-FPN form; ``Darknet`` (19, 53 and tiny) is YOLOv2's and YOLOv3's;
 ``TorchvisionBackbone`` and ``TimmBackbone`` wrap any torchvision classification model or timm
 model (timm is the optional extra ``timm``), their channels and strides measured. Pretrained
 weights are read from local state-dict files by

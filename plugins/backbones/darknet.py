@@ -1,4 +1,4 @@
-"""Darknet backbones of YOLOv3: Darknet-53 and the layout of YOLOv3-tiny.
+"""Darknet backbones of YOLOv2 and YOLOv3: Darknet-19, Darknet-53 and the layout of YOLOv3-tiny.
 
 * Darknet-53: Redmon & Farhadi, "YOLOv3: An Incremental Improvement", 2018, section 2.4 and
   table 1: a 3x3 convolution of 32, then five stages, each a stride-2 3x3 convolution that doubles
@@ -6,14 +6,22 @@
   (1x1 convolution to half the channels, 3x3 back, added to the input). Every convolution is
   followed by batch norm and LeakyReLU(0.1) and has no bias (darknet's ``yolov3.cfg``; mmdet's
   ``Darknet``, whose ``out_indices`` numbering this module keeps).
+* Darknet-19 (``depth=19``): Redmon & Farhadi, "YOLO9000: Better, Faster, Stronger", CVPR 2017,
+  section "Faster" and table 6: 3x3 convolutions that double the channels after every 2x2 max pool
+  of stride 2, with 1x1 convolutions halving them in between: 32 | 64 | 128, 64, 128 | 256, 128,
+  256 | 512, 256, 512, 256, 512 | 1024, 512, 1024, 512, 1024 (``|`` a max pool). Batch norm and
+  LeakyReLU(0.1) after every convolution, no bias (darknet's ``darknet19.cfg``; the section
+  "Better", "Batch Normalization"). The classifier's last 1x1 convolution and average pooling
+  are left out: detection replaces them (YOLOv2 "Training for detection").
 * ``depth='tiny'``: the backbone of darknet's ``yolov3-tiny.cfg``: 3x3 convolutions of 16, 32, 64,
   128, 256, 512 channels, each after a 2x2 max pool of stride 2 (none before the first), then a
   2x2 max pool of stride 1 (padded at right and bottom) and a 3x3 convolution of 1024. No residual
   blocks: a few hundred MFLOPs at 320 px, small enough to train on a CPU.
 
-Both are numbered by stage: stage 0 is the stem (stride 1), stage ``i`` in 1..5 has stride
+All are numbered by stage: stage 0 is the stem (stride 1), stage ``i`` in 1..5 has stride
 ``2 ** i``; ``out_indices=(3, 4, 5)`` (the default) gives the strides 8, 16, 32 that YOLOv3's
-three detection scales use.
+three detection scales use; YOLOv2 takes ``(4, 5)`` (strides 16 and 32: the 26 x 26 map of its
+passthrough layer and the 13 x 13 map at 416 px).
 """
 from __future__ import annotations
 
@@ -46,11 +54,11 @@ def _width(channels: int, widen_factor: float) -> int:
 
 @BACKBONES.register_module()
 class Darknet(nn.Module):
-    """Darknet-53 (``depth=53``) or YOLOv3-tiny's backbone (``depth='tiny'``); see the module
-    docstring for the layers.
+    """Darknet-19 (``depth=19``), Darknet-53 (``depth=53``) or YOLOv3-tiny's backbone
+    (``depth='tiny'``); see the module docstring for the layers.
 
     Args:
-        depth: ``53`` or ``'tiny'``.
+        depth: ``19``, ``53`` or ``'tiny'``.
         widen_factor: multiplies every layer's channels (rounded to multiples of 8); 1.0 is the
             paper's network. E.g. ``depth='tiny', widen_factor=0.5`` outputs 64, 128, 512 channels.
         out_indices: increasing stage indices in 0..5 to return (stage ``i`` has stride
@@ -63,8 +71,8 @@ class Darknet(nn.Module):
 
     Attributes:
         stages (nn.ModuleList): stage 0 .. 5.
-        out_channels (tuple[int, ...]): per returned stage. Darknet-53: from (32, 64, 128, 256,
-            512, 1024); tiny: from (16, 32, 64, 128, 256, 1024); both times ``widen_factor``.
+        out_channels (tuple[int, ...]): per returned stage. Darknet-19 and Darknet-53: from (32,
+            64, 128, 256, 512, 1024); tiny: from (16, 32, 64, 128, 256, 1024); both times ``widen_factor``.
         strides (tuple[int, ...]): per returned stage, ``2 ** i``.
 
     Shapes:
@@ -73,20 +81,22 @@ class Darknet(nn.Module):
         preprocessor's ``pad_size_divisor=32`` makes them).
 
     Raises:
-        ValueError: ``depth`` not 53 or ``'tiny'``; ``widen_factor`` not a positive number;
+        ValueError: ``depth`` not 19, 53 or ``'tiny'``; ``widen_factor`` not a positive number;
             ``out_indices`` empty, unordered or outside 0..5; ``frozen_stages`` outside -1..5;
             unknown ``norm``; at forward, ``x`` not (B, 3, H, W).
     """
 
     #: Darknet-53's residual blocks per stage 1..5 (YOLOv3 table 1).
     BLOCKS_53 = (1, 2, 8, 8, 4)
+    #: Darknet-19's 3x3/1x1 pairs after the first 3x3 convolution of stage 1..5 (YOLOv2 table 6).
+    PAIRS_19 = (0, 1, 1, 2, 2)
 
     def __init__(self, depth: Union[int, str] = 53, widen_factor: float = 1.0,
                  out_indices: Sequence[int] = (3, 4, 5), norm: str = 'bn',
                  frozen_stages: int = -1, norm_eval: bool = False):
         super().__init__()
-        if depth not in (53, 'tiny'):
-            raise ValueError(f"Darknet: depth must be 53 or 'tiny', got {depth!r}")
+        if depth not in (19, 53, 'tiny') or isinstance(depth, bool):
+            raise ValueError(f"Darknet: depth must be 19, 53 or 'tiny', got {depth!r}")
         if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
                 or widen_factor <= 0:
             raise ValueError(f'Darknet: widen_factor must be a positive number, got {widen_factor!r}')
@@ -109,6 +119,15 @@ class Darknet(nn.Module):
             for i, blocks in enumerate(self.BLOCKS_53, start=1):
                 layers = [ConvNormAct(widths[i - 1], widths[i], 3, stride=2, norm=norm)]
                 layers += [DarknetResBlock(widths[i], norm) for _ in range(blocks)]
+                self.stages.append(nn.Sequential(*layers))
+        elif depth == 19:
+            widths = [_width(c, widen_factor) for c in (32, 64, 128, 256, 512, 1024)]
+            self.stages.append(ConvNormAct(3, widths[0], 3, norm=norm))
+            for i, pairs in enumerate(self.PAIRS_19, start=1):
+                layers = [nn.MaxPool2d(2, 2), ConvNormAct(widths[i - 1], widths[i], 3, norm=norm)]
+                for _ in range(pairs):
+                    layers += [ConvNormAct(widths[i], widths[i] // 2, 1, norm=norm),
+                               ConvNormAct(widths[i] // 2, widths[i], 3, norm=norm)]
                 self.stages.append(nn.Sequential(*layers))
         else:
             widths = [_width(c, widen_factor) for c in (16, 32, 64, 128, 256, 512, 1024)]

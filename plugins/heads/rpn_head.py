@@ -19,12 +19,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
-from torchvision.ops import batched_nms
 
 import registry
 from registry import HEADS, Requires
-from zoo.api import (check_loss, clip_boxes, force_fp32, gt_of, inside_flags, per_image_topk_mask,
-                     sample_images, size_keep_mask)
+from zoo.api import (batched_nms_by_cfg, check_loss, clip_boxes, force_fp32, gt_of, inside_flags,
+                     per_image_topk_mask, sample_images, size_keep_mask)
 
 
 @HEADS.register_module()
@@ -45,7 +44,8 @@ class RPNHead(nn.Module):
         train_cfg: ``dict(assigner=..., sampler=..., allowed_border=0, pos_weight=-1)``; from the
             detector's ``train_cfg.rpn``. ``allowed_border=-1`` keeps cross-boundary anchors.
         proposal_cfg: proposal settings in training (``train_cfg.rpn_proposal``):
-            ``dict(nms_pre, max_per_img, nms=dict(iou_threshold), min_bbox_size)``.
+            ``dict(nms_pre, max_per_img, nms=dict(iou_threshold), min_bbox_size)``; ``nms`` may
+            also say ``type='diou_nms'`` (:func:`zoo.api.batched_nms_by_cfg`).
         test_cfg: proposal settings at test time (``test_cfg.rpn``), same keys.
         init_std: std of the normal init of the three convolutions (paper: 0.01), biases 0.
 
@@ -242,7 +242,7 @@ class RPNHead(nn.Module):
                                'model.train_cfg.rpn_proposal for training)')
         nms_pre = cfg.get('nms_pre', 1000)
         max_per_img = cfg.get('max_per_img', 1000)
-        iou_thr = cfg.get('nms', {}).get('iou_threshold', 0.7)
+        nms_cfg = {'iou_threshold': 0.7, **cfg.get('nms', {})}
         min_size = cfg.get('min_bbox_size', 0.0)
         logits, deltas, levels = self._flatten([c.detach() for c in cls_scores],
                                                [b.detach() for b in bbox_preds])
@@ -268,7 +268,8 @@ class RPNHead(nn.Module):
         # torchvision drops w or h < min_size (1e-3); the paper < 16 px; 0 keeps non-empty boxes
         ok = size_keep_mask(boxes, min_size)
         ok_idx = ok.nonzero().squeeze(1)
-        kept = ok_idx[batched_nms(boxes[ok_idx], top_scores[ok_idx], group[ok_idx], iou_thr)]
+        kept = ok_idx[batched_nms_by_cfg(boxes[ok_idx], top_scores[ok_idx], group[ok_idx], nms_cfg,
+                                         'test_cfg.rpn.nms (train_cfg.rpn_proposal.nms in training)')]
         if torch.jit.is_tracing():  # ONNX export, one image: the best max_per_img, no counts
             if B != 1:
                 raise ValueError(f'ONNX export traces a batch of one image, got {B}')

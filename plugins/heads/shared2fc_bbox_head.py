@@ -122,7 +122,8 @@ class Shared2FCBBoxHead(nn.Module):
 
         Per RoI and class: decode, clip to the image, keep score > ``score_thr`` (0.05) and
         boxes not smaller than ``min_bbox_size`` (0: boxes of positive area; torchvision uses
-        0.01), NMS per class (``nms.iou_threshold``: 0.3 in the paper, 0.5 for FPN), at most
+        0.01), NMS per class (``nms.iou_threshold``: 0.3 in the paper, 0.5 for FPN; ``nms.type``
+        ``'nms'`` or ``'diou_nms'``, see :func:`zoo.api.batched_nms_by_cfg`), at most
         ``max_per_img`` (100) per image, best first. One ``batched_nms`` serves all images and classes.
 
         Args:
@@ -136,7 +137,7 @@ class Shared2FCBBoxHead(nn.Module):
         """
         C = self.num_classes
         score_thr = cfg.get('score_thr', 0.05)
-        iou_thr = cfg.get('nms', {}).get('iou_threshold', 0.5)
+        nms_cfg = {'iou_threshold': 0.5, **cfg.get('nms', {})}
         max_per_img = cfg.get('max_per_img', 100)
         min_size = cfg.get('min_bbox_size', 0.0)
         scores = cls_score.softmax(-1)[:, :C]                               # (K, C)
@@ -152,7 +153,7 @@ class Shared2FCBBoxHead(nn.Module):
         labels = torch.arange(C, device=boxes.device).repeat(K)
         img_idx = img_idx.repeat_interleave(C)
         return nms_per_image(boxes, scores, labels, img_idx, data_samples, C, score_thr, min_size,
-                             iou_thr, max_per_img, rescale)
+                             nms_cfg, max_per_img, rescale, nms_key='test_cfg.rcnn.nms')
 
 
 def _hw(shape):

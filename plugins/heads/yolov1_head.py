@@ -79,7 +79,8 @@ class YOLOV1Head(nn.Module):
             ``FocalLoss``) takes the logits and labels instead.
         train_cfg: unused (accepted for the detector's uniform arguments).
         test_cfg: ``dict(nms_pre=1000, score_thr=0.05, nms=dict(iou_threshold=0.5),
-            max_per_img=100, min_bbox_size=0)`` (the defaults).
+            max_per_img=100, min_bbox_size=0)`` (the defaults); ``nms=dict(type='diou_nms',
+            iou_threshold=...)`` selects DIoU-NMS (:func:`zoo.api.batched_nms_by_cfg`).
 
     Shapes:
         ``forward(feats)`` -> (B, S, S, num_boxes * 5 + C) raw outputs, cell (row, column).

@@ -16,6 +16,9 @@ Training (section 2.1 and darknet's ``yolo_layer.c``), with :class:`GridAssigner
 * a prediction whose decoded box overlaps some gt box by more than 0.5 is ignored (no objectness
   loss), all others are negatives;
 * objectness: binary cross-entropy (target 1 at positives, 0 at negatives), ``loss_conf``;
+  with ``rescore=True`` the target at a positive is the IoU of its decoded predicted box with its
+  gt box, detached (YOLOv2, Redmon & Farhadi, CVPR 2017, section "Direct location prediction":
+  ``Pr(object) * IoU(b, object) = sigma(t_o)``; darknet's ``rescore`` in ``region_layer.c``);
 * classes: independent sigmoids with binary cross-entropy at positives (multi-label, section
   2.2), ``loss_cls``;
 * boxes at positives, ``loss_bbox``: squared error on ``(sigmoid(t_x), sigmoid(t_y), t_w, t_h)``
@@ -42,7 +45,7 @@ from torch import Tensor, nn
 import registry
 from registry import HEADS, AssemblyError, ConfigError, Requires
 from zoo.api import (NORMS, ConvNormAct, check_loss, check_mean_reduction, force_fp32, gt_of,
-                     select_detections)
+                     paired_iou, select_detections)
 
 __all__ = ['YOLOV3Head']
 
@@ -82,11 +85,15 @@ class YOLOV3Head(nn.Module):
         loss_bbox: box loss (kind ``loss``), default ``MSELoss`` on encoded boxes; an IoU-family
             loss compares decoded boxes.
         box_weight_by_area: weight each positive's box loss by ``2 - w h / (W H)`` (darknet).
+        rescore: the objectness target at a positive is the IoU (detached) of its decoded box
+            with its gt box, not 1 (YOLOv2's target; darknet's ``rescore=1``). Default False
+            (YOLOv3's target 1).
         train_cfg: ``dict(assigner=dict(type='GridAssigner', ignore_iou_thr=0.5))`` (the
             default when None or without ``assigner``).
         test_cfg: ``dict(nms_pre=1000, conf_thr=0.005, score_thr=0.05,
             nms=dict(iou_threshold=0.45), max_per_img=100, min_bbox_size=0)`` (mmdet's YOLOv3
-            settings, the defaults).
+            settings, the defaults); ``nms=dict(type='diou_nms', iou_threshold=...)`` selects
+            DIoU-NMS (:func:`zoo.api.batched_nms_by_cfg`).
 
     Attributes:
         num_classes, in_channels, feat_channels, num_base_priors (A), anchor_generator,
@@ -113,7 +120,7 @@ class YOLOV3Head(nn.Module):
                  feat_channels: Optional[Sequence[int]] = None, norm: str = 'bn',
                  bbox_coder: Optional[dict] = None, loss_cls: Optional[dict] = None,
                  loss_conf: Optional[dict] = None, loss_bbox: Optional[dict] = None,
-                 box_weight_by_area: bool = True, train_cfg: Optional[dict] = None,
+                 box_weight_by_area: bool = True, rescore: bool = False, train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None):
         super().__init__()
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes <= 0:
@@ -160,6 +167,9 @@ class YOLOV3Head(nn.Module):
         self.cls_sigmoid = bool(getattr(self.loss_cls, 'use_sigmoid', True))
         self.decoded_bbox_loss = bool(getattr(self.loss_bbox, 'takes_decoded_boxes', False))
         self.box_weight_by_area = bool(box_weight_by_area)
+        if not isinstance(rescore, bool):
+            raise ValueError(f'{type(self).__name__}.rescore must be True or False, got {rescore!r}')
+        self.rescore = rescore
         train_cfg = dict(train_cfg or {})
         self.train_cfg = train_cfg
         self.assigner = registry.build('assigner', train_cfg.get('assigner',
@@ -235,16 +245,21 @@ class YOLOV3Head(nn.Module):
             self.anchor_generator.strides, sizes, priors, gt_bboxes, gt_labels,
             pred_bboxes=decoded.detach(), gt_bboxes_ignore=[g[2] for g in gts])
         pos, neg = assign.pos_mask, assign.neg_mask
-        # objectness over positives and negatives
-        obj_target = pos.to(preds.dtype).reshape(-1, 1)
-        obj_weight = (pos | neg).to(preds.dtype).reshape(-1)
-        loss_conf = self.loss_conf(preds[..., 4].reshape(-1, 1), obj_target, weight=obj_weight,
-                                   avg_factor=B)
-        # classes and boxes at positives
         b_idx, n_idx = pos.nonzero(as_tuple=True)
         offsets = assign.num_gts.cumsum(0) - assign.num_gts
         all_gts = torch.cat(gt_bboxes).to(preds.dtype) if gt_bboxes else preds.new_zeros(0, 4)
         pos_gt = all_gts[offsets[b_idx] + assign.gt_inds[b_idx, n_idx] - 1]   # (P, 4)
+        # objectness over positives and negatives
+        if self.rescore:
+            obj_target = torch.zeros_like(preds[..., 4])
+            obj_target[b_idx, n_idx] = paired_iou(decoded[b_idx, n_idx].detach(), pos_gt)
+            obj_target = obj_target.reshape(-1, 1)
+        else:
+            obj_target = pos.to(preds.dtype).reshape(-1, 1)
+        obj_weight = (pos | neg).to(preds.dtype).reshape(-1)
+        loss_conf = self.loss_conf(preds[..., 4].reshape(-1, 1), obj_target, weight=obj_weight,
+                                   avg_factor=B)
+        # classes and boxes at positives
         pos_labels = assign.labels[b_idx, n_idx]
         loss_cls = self.loss_cls(preds[b_idx, n_idx, 5:], pos_labels, avg_factor=B)
         weight = None

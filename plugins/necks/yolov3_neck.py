@@ -15,6 +15,11 @@ A DetectionBlock is five convolutions: 1x1 to ``c``, 3x3 to ``2c``, 1x1 to ``c``
 ``2c``, 1x1 to ``c`` (each without bias, then normalization and LeakyReLU(0.1)); the 1x1 before
 an upsampling maps ``out_channels[i+1]`` to ``out_channels[i]``. Upsampling is nearest-neighbour to
 the size of ``in[i]`` (a factor of 2 when the input is a multiple of the coarsest stride).
+
+YOLOv3-SPP (``spp_kernel_sizes=(5, 9, 13)``; darknet's ``yolov3-spp.cfg``): the coarsest level's
+block becomes 1x1 ``c``, 3x3 ``2c``, 1x1 ``c``, :class:`~plugins.necks.spp.SPP` (``4c``), 1x1
+``c``, 3x3 ``2c``, 1x1 ``c``: the pools sit between the third and fourth convolutions of the first
+detection branch.
 """
 from __future__ import annotations
 
@@ -27,19 +32,30 @@ from torch import Tensor, nn
 from registry import NECKS, Requires
 from zoo.api import NORMS, ConvNormAct
 
+from .spp import SPP
+
 __all__ = ['DetectionBlock', 'YOLOV3Neck']
 
 
 class DetectionBlock(nn.Sequential):
-    """Five convolutions 1x1/3x3/1x1/3x3/1x1 (YOLOv3's ``yolov3.cfg``; mmdet's name).
+    """Five convolutions 1x1/3x3/1x1/3x3/1x1 (YOLOv3's ``yolov3.cfg``; mmdet's name); with
+    ``spp_kernel_sizes``, 1x1/3x3/1x1, :class:`SPP`, 1x1/3x3/1x1 (``yolov3-spp.cfg``).
 
     Shapes: (B, in_channels, H, W) -> (B, out_channels, H, W).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, norm: str = 'bn'):
+    def __init__(self, in_channels: int, out_channels: int, norm: str = 'bn',
+                 spp_kernel_sizes: Optional[Sequence[int]] = None):
         c = out_channels
+        if spp_kernel_sizes is None:
+            super().__init__(ConvNormAct(in_channels, c, 1, norm=norm),
+                             ConvNormAct(c, 2 * c, 3, norm=norm), ConvNormAct(2 * c, c, 1, norm=norm),
+                             ConvNormAct(c, 2 * c, 3, norm=norm), ConvNormAct(2 * c, c, 1, norm=norm))
+            return
+        spp = SPP(spp_kernel_sizes)
         super().__init__(ConvNormAct(in_channels, c, 1, norm=norm),
                          ConvNormAct(c, 2 * c, 3, norm=norm), ConvNormAct(2 * c, c, 1, norm=norm),
+                         spp, ConvNormAct(spp.expansion * c, c, 1, norm=norm),
                          ConvNormAct(c, 2 * c, 3, norm=norm), ConvNormAct(2 * c, c, 1, norm=norm))
 
 
@@ -64,9 +80,12 @@ class YOLOV3Neck(nn.Module):
         in_strides: strides of the input levels, each twice the one before (Darknet: 8, 16, 32);
             must equal the backbone's ``strides``. A detector passes them as a default.
         norm: ``'bn'`` or ``'gn'`` (see :func:`zoo.api.make_norm`).
+        spp_kernel_sizes: None (YOLOv3), or the pool sizes of an :class:`SPP` block in the
+            coarsest level's detection block (YOLOv3-SPP: ``[5, 9, 13]``; odd positive ints).
 
     Attributes:
-        in_channels, in_strides: as given (tuples); ``out_channels``; ``strides`` = ``in_strides``.
+        in_channels, in_strides: as given (tuples); ``out_channels``; ``strides`` = ``in_strides``;
+        ``spp_kernel_sizes`` (a tuple, or None).
         detect (nn.ModuleList): the detection block of each level, finest first.
         lateral (nn.ModuleList): the 1x1 convolution before each upsampling; ``lateral[i]`` maps
             ``out_channels[i + 1]`` to ``out_channels[i]`` (L - 1 of them).
@@ -78,11 +97,13 @@ class YOLOV3Neck(nn.Module):
     Raises:
         ValueError: ``in_channels``/``out_channels``/``in_strides`` not lists of positive ints of
             one length; ``in_strides`` missing, or not each twice the one before; unknown
-            ``norm``; at forward, a number of levels or channel count other than ``in_channels``.
+            ``norm``; ``spp_kernel_sizes`` not odd positive ints; at forward, a number of levels
+            or channel count other than ``in_channels``.
     """
 
     def __init__(self, in_channels: Sequence[int], out_channels: Sequence[int] = (128, 256, 512),
-                 in_strides: Optional[Sequence[int]] = None, norm: str = 'bn'):
+                 in_strides: Optional[Sequence[int]] = None, norm: str = 'bn',
+                 spp_kernel_sizes: Optional[Sequence[int]] = None):
         super().__init__()
         self.in_channels = _positive_ints('in_channels', in_channels)
         self.out_channels = _positive_ints('out_channels', out_channels)
@@ -103,8 +124,15 @@ class YOLOV3Neck(nn.Module):
         self.strides = self.in_strides
         n = len(self.in_channels)
         ins, outs = self.in_channels, self.out_channels
+        if spp_kernel_sizes is not None:
+            try:
+                spp_kernel_sizes = SPP(spp_kernel_sizes).kernel_sizes
+            except ValueError as e:
+                raise ValueError(f'YOLOV3Neck: spp_kernel_sizes: {e}') from e
+        self.spp_kernel_sizes = spp_kernel_sizes
         self.detect = nn.ModuleList(
-            DetectionBlock(ins[i] + (outs[i] if i < n - 1 else 0), outs[i], norm) for i in range(n))
+            DetectionBlock(ins[i] + (outs[i] if i < n - 1 else 0), outs[i], norm,
+                           spp_kernel_sizes if i == n - 1 else None) for i in range(n))
         self.lateral = nn.ModuleList(ConvNormAct(outs[i + 1], outs[i], 1, norm=norm)
                                      for i in range(n - 1))
 

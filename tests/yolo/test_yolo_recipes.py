@@ -37,8 +37,10 @@ def batch():
     return dict(inputs=[item['inputs']], data_samples=[item['data_samples']])
 
 
-def test_both_yolo_recipes_are_here():
-    assert {os.path.basename(p) for p in YOLO_RECIPES} >= {'yolov1_bccd.py', 'yolov3_bccd.py'}
+def test_the_yolo_recipes_are_here():
+    names = {os.path.basename(p) for p in YOLO_RECIPES}
+    assert names >= {'yolov1_bccd.py', 'yolov2_bccd.py', 'yolov3_bccd.py', 'yolov3_spp_bccd.py',
+                     'yolov3_plus_bccd.py'}
 
 
 @pytest.mark.parametrize('path', YOLO_RECIPES, ids=os.path.basename)

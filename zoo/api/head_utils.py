@@ -1,6 +1,7 @@
 """Small helpers shared by the heads: ground truth of a data sample, batched sampling, the
 per-image top-k after a batched NMS, the checks that a loss fits its key (kind,
-reduction), and the score-threshold/NMS/top-k selection of a dense head's detections."""
+reduction), the NMS a ``test_cfg`` names (plain or DIoU-NMS), and the score-threshold/NMS/top-k
+selection of a dense head's detections."""
 from __future__ import annotations
 
 from typing import Optional, Sequence, Union
@@ -9,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from registry import AssemblyError, ConfigError
-from zoo.structures import clip_boxes, rescale_boxes, size_keep_mask
+from zoo.structures import batched_diou_nms, clip_boxes, rescale_boxes, size_keep_mask
 
 from .precision import force_fp32
 
@@ -121,6 +122,51 @@ def check_mean_reduction(loss: nn.Module, key: str) -> None:
                           f"the number of images (avg_factor), which needs reduction='mean'")
 
 
+#: the values of ``nms.type`` in a head's ``test_cfg`` (mmdet's spelling for the first).
+NMS_TYPES = ('nms', 'diou_nms')
+
+
+def batched_nms_by_cfg(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Union[float, dict],
+                       key: str = 'test_cfg.nms') -> Tensor:
+    """NMS within each group (image, class or level) of the kind an ``nms`` config names.
+
+    ``nms_cfg``: ``dict(type='nms', iou_threshold=0.5)`` (``type`` defaults to ``'nms'``), or a
+    number (plain NMS at that IoU).
+
+    * ``'nms'``: :func:`torchvision.ops.batched_nms`, suppressing at ``IoU > iou_threshold``.
+    * ``'diou_nms'``: :func:`~zoo.structures.batched_diou_nms`, suppressing at
+      ``IoU - rho^2 / c^2 >= iou_threshold`` (Zheng et al., "Distance-IoU Loss", AAAI 2020,
+      section "Non-Maximum Suppression using DIoU").
+
+    Args:
+        boxes: (N, 4) xyxy pixels; scores: (N,); idxs: int64 (N,) group of each box.
+        nms_cfg: as above. key: the config key path, for errors.
+
+    Returns:
+        int64 (K,) indices of the kept boxes, in decreasing score.
+
+    Raises:
+        ConfigError: ``type`` is not one of :data:`NMS_TYPES`, ``iou_threshold`` is missing or
+            not a number, or another key is given; the message names ``key``.
+    """
+    from torchvision.ops import batched_nms
+
+    if not isinstance(nms_cfg, dict):
+        nms_cfg = dict(iou_threshold=nms_cfg)
+    unknown = sorted(set(nms_cfg) - {'type', 'iou_threshold'})
+    if unknown:
+        raise ConfigError(f"{key}: unknown key(s) {unknown}; expected 'type' and 'iou_threshold'")
+    nms_type = nms_cfg.get('type', 'nms')
+    if nms_type not in NMS_TYPES:
+        raise ConfigError(f'{key}.type = {nms_type!r}; expected one of {list(NMS_TYPES)}')
+    iou_thr = nms_cfg.get('iou_threshold')
+    if isinstance(iou_thr, bool) or not isinstance(iou_thr, (int, float)):
+        raise ConfigError(f'{key}.iou_threshold = {iou_thr!r}; expected a number (an IoU)')
+    if nms_type == 'diou_nms':
+        return batched_diou_nms(boxes, scores, idxs, float(iou_thr))
+    return batched_nms(boxes, scores, idxs, iou_thr)
+
+
 @force_fp32
 def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_samples: Sequence,
                       num_classes: int, cfg: dict, rescale: bool = True) -> list:
@@ -135,7 +181,8 @@ def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_sample
         data_samples: per image, metainfo ``img_shape`` (boxes are clipped to it) and, with
             ``rescale``, ``scale_factor`` (w, h).
         num_classes: C.
-        cfg: ``score_thr`` (0.05; kept: ``score > score_thr``), ``nms.iou_threshold`` (0.45),
+        cfg: ``score_thr`` (0.05; kept: ``score > score_thr``), ``nms``: ``type`` (``'nms'``
+            or ``'diou_nms'``, see :func:`batched_nms_by_cfg`) and ``iou_threshold`` (0.45),
             ``max_per_img`` (100), ``min_bbox_size`` (0: keep boxes of positive area).
         rescale: return boxes in original-image pixels (divide by ``scale_factor``).
 
@@ -144,42 +191,48 @@ def select_detections(boxes: Tensor, scores: Tensor, labels: Tensor, data_sample
     """
     B, K = scores.shape
     score_thr = cfg.get('score_thr', 0.05)
-    iou_thr = cfg.get('nms', {}).get('iou_threshold', 0.45)
+    nms_cfg = {'iou_threshold': 0.45, **cfg.get('nms', {})}
     max_per_img = cfg.get('max_per_img', 100)
     min_size = cfg.get('min_bbox_size', 0.0)
     boxes = clip_boxes(boxes, [s.metainfo['img_shape'] for s in data_samples]).reshape(-1, 4)
     scores, labels = scores.reshape(-1), labels.reshape(-1)
     img_idx = torch.arange(B, device=boxes.device).repeat_interleave(K)
     return nms_per_image(boxes, scores, labels, img_idx, data_samples, num_classes, score_thr,
-                         min_size, iou_thr, max_per_img, rescale)
+                         min_size, nms_cfg, max_per_img, rescale)
 
 
 @force_fp32
 def nms_per_image(boxes: Tensor, scores: Tensor, labels: Tensor, img_idx: Tensor,
                   data_samples: Sequence, num_classes: int, score_thr: float, min_size: float,
-                  iou_thr: float, max_per_img: int, rescale: bool = True) -> list:
+                  iou_thr: Union[float, dict], max_per_img: int, rescale: bool = True,
+                  nms_key: str = 'test_cfg.nms') -> list:
     """The detections of a batch from its clipped candidates: ``score > score_thr`` and boxes
     not smaller than ``min_size`` (:func:`~zoo.structures.size_keep_mask`), NMS per image and
-    class in one :func:`torchvision.ops.batched_nms` call (groups ``image * num_classes +
-    label``), the per-image top ``max_per_img``, grouped by image and best first in each.
+    class in one :func:`batched_nms_by_cfg` call (groups ``image * num_classes + label``), the
+    per-image top ``max_per_img``, grouped by image and best first in each.
 
     Args:
         boxes: (N, 4) xyxy candidates in input-tensor pixels, already clipped to their images.
         scores: (N,); labels: int64 (N,) in 0 .. C-1; img_idx: int64 (N,) image of each.
         data_samples: per image; with ``rescale``, metainfo ``scale_factor`` (w, h).
-        num_classes: C. score_thr, min_size (pixels), iou_thr, max_per_img: as their names say.
+        num_classes: C. score_thr, min_size (pixels), max_per_img: as their names say.
+        iou_thr: a number (plain NMS at that IoU) or an ``nms`` config
+            ``dict(type='nms' | 'diou_nms', iou_threshold)`` (:func:`batched_nms_by_cfg`).
         rescale: return boxes in original-image pixels (divide by ``scale_factor``).
+        nms_key: the config key path of the ``nms`` config, for errors.
 
     Returns:
         Per image ``InstanceData(bboxes (M, 4), scores (M,), labels int64 (M,))``, best first.
+
+    Raises:
+        ConfigError: a bad ``nms`` config (:func:`batched_nms_by_cfg`).
     """
     from mmengine.structures import InstanceData
-    from torchvision.ops import batched_nms
 
     B = len(data_samples)
     keep = ((scores > score_thr) & size_keep_mask(boxes, min_size)).nonzero().squeeze(1)
-    keep = keep[batched_nms(boxes[keep], scores[keep], img_idx[keep] * num_classes + labels[keep],
-                            iou_thr)]
+    keep = keep[batched_nms_by_cfg(boxes[keep], scores[keep], img_idx[keep] * num_classes + labels[keep],
+                                   iou_thr, nms_key)]
     exporting = torch.jit.is_tracing()  # ONNX export (one image): no count leaves the graph
     if exporting:
         _check_one_image(B)

@@ -291,14 +291,11 @@ class BaseDetDataset(Dataset, metaclass=ABCMeta):
             if i in self._bad_indices:
                 continue
             try:
-                out = self.pipeline(self.prepare_results(i))
+                out = self.pipeline(self.prepare_results(i), self)
             except DatasetError as err:
                 if not self.skip_bad_samples:
                     raise
-                self._bad_indices.add(i)
-                self.bad_samples.append(BadSample(err.path or self.data_list[i]['img_path'],
-                                                  str(err), 'image', i))
-                warn(f'{self._owner()}: skipping sample {i}: {err}')
+                self._skip_bad_image(i, err)
                 continue
             if out is None:
                 if self.test_mode:
@@ -309,6 +306,44 @@ class BaseDetDataset(Dataset, metaclass=ABCMeta):
             return out
         raise DatasetError(f'{self._owner()}: no sample of the {n} can be loaded; bad files: '
                            + name_files([b.path for b in self.bad_samples]))
+
+    def _skip_bad_image(self, i: int, err: DatasetError) -> None:
+        """Record sample ``i`` as unusable (``skip_bad_samples``), with one warning."""
+        self._bad_indices.add(i)
+        self.bad_samples.append(BadSample(err.path or self.data_list[i]['img_path'], str(err),
+                                          'image', i))
+        warn(f'{self._owner()}: skipping sample {i}: {err}')
+
+    def load_mix_sample(self, idx: int, pipeline: Callable[[dict, Any], Optional[dict]]) -> dict:
+        """Sample ``idx`` through ``pipeline``, for a transform that mixes samples (``Mosaic``).
+
+        ``pipeline(results, dataset)`` is the part of this dataset's pipeline before the mixing
+        transform (see :class:`~zoo.transforms.Compose`); its output is a results dict (e.g. with
+        ``img`` loaded), not yet packed. As in ``__getitem__``, with ``skip_bad_samples`` an
+        unusable image is recorded and the next sample taken (idx + 1, ..., wrapping around), and
+        so is a sample the pipeline drops (returns None).
+
+        Raises:
+            DatasetError: the image is unusable and ``skip_bad_samples`` is False (naming the
+                file); or no sample at all can be loaded.
+        """
+        n = len(self)
+        idx %= n
+        for step in range(n):
+            i = (idx + step) % n
+            if i in self._bad_indices:
+                continue
+            try:
+                out = pipeline(self.prepare_results(i), self)
+            except DatasetError as err:
+                if not self.skip_bad_samples:
+                    raise
+                self._skip_bad_image(i, err)
+                continue
+            if out is not None:
+                return out
+        raise DatasetError(f'{self._owner()}: no sample of the {n} can be loaded to mix in; bad '
+                           'files: ' + name_files([b.path for b in self.bad_samples]))
 
     def report(self) -> str:
         """A summary of the skipped samples (also logged as a warning when there are any)."""

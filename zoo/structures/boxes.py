@@ -4,7 +4,9 @@ implementation that every part, the metrics and the runner use.
 * :func:`box_iou`: IoU of every pair of two sets (batched over leading dimensions);
   :func:`box_iof`: intersection over the first box's area (ignore regions);
   :func:`paired_iou`: IoU of matched pairs, differentiable (the IoU-family losses);
-  :func:`shape_iou`: IoU of (w, h) shapes aligned at a common centre (YOLO anchors, k-means).
+  :func:`shape_iou`: IoU of (w, h) shapes aligned at a common centre (YOLO anchors, k-means);
+  :func:`box_diou`: Distance-IoU of every pair (IoU minus the normalized centre distance).
+* :func:`batched_diou_nms`: DIoU-NMS within groups (per image and class).
 * :func:`clip_boxes`: clip to one image, or per image of a batch;
   :func:`rescale_boxes`: resized-image pixels back to original-image pixels;
   :func:`size_keep_mask`: drop boxes smaller than a minimum size;
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchvision.ops import box_area
 
-__all__ = ['IOU_EPS', 'box_area', 'box_iof', 'box_iou', 'clip_boxes', 'inside_flags',
-           'paired_iou', 'rescale_boxes', 'shape_iou', 'size_keep_mask']
+__all__ = ['IOU_EPS', 'batched_diou_nms', 'box_area', 'box_diou', 'box_iof', 'box_iou', 'clip_boxes',
+           'inside_flags', 'paired_iou', 'rescale_boxes', 'shape_iou', 'size_keep_mask']
 
 #: the ``eps`` added to the union by :func:`paired_iou` (torchvision's box losses use the same).
 IOU_EPS = 1e-7
@@ -56,6 +59,61 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     inter = _intersection(boxes1, boxes2)
     union = _areas(boxes1)[..., :, None] + _areas(boxes2)[..., None, :] - inter
     return inter / union.clamp(min=_tiny(inter))
+
+
+def box_diou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
+    """Distance-IoU of every pair: (..., N, 4) x (..., M, 4) -> (..., N, M), values in (-1, 1].
+
+    ``IoU - rho^2 / c^2``, with ``rho`` the distance between the two boxes' centres and ``c`` the
+    diagonal of the smallest box enclosing both (Zheng et al., "Distance-IoU Loss", AAAI 2020,
+    section "Distance-IoU Loss", eq. 6; the penalty ``R_DIoU`` of DIoU-NMS, section
+    "Non-Maximum Suppression using DIoU"). IoU as :func:`box_iou`; two identical zero-area boxes
+    (``c`` = 0) have DIoU 0.
+    """
+    iou = box_iou(boxes1, boxes2)
+    ctr1 = (boxes1[..., :, None, :2] + boxes1[..., :, None, 2:]) / 2
+    ctr2 = (boxes2[..., None, :, :2] + boxes2[..., None, :, 2:]) / 2
+    rho2 = ((ctr1 - ctr2) ** 2).sum(-1)
+    lt = torch.minimum(boxes1[..., :, None, :2], boxes2[..., None, :, :2])
+    rb = torch.maximum(boxes1[..., :, None, 2:], boxes2[..., None, :, 2:])
+    c2 = ((rb - lt) ** 2).sum(-1)
+    return iou - rho2 / c2.clamp(min=_tiny(iou))
+
+
+def batched_diou_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:
+    """DIoU-NMS within each group (image, class) of a set of boxes; the counterpart of
+    :func:`torchvision.ops.batched_nms`.
+
+    Greedy, in decreasing score within a group: the best remaining box is kept and every box
+    ``B_i`` with ``IoU(M, B_i) - rho^2 / c^2 >= iou_threshold`` is suppressed (Zheng et al.,
+    "Distance-IoU Loss", AAAI 2020, section "Non-Maximum Suppression using DIoU", eq. 10; see
+    :func:`box_diou`). Two boxes that overlap as much as plain NMS would suppress survive when
+    their centres are far apart (two occluded objects). Note the paper's ``>=``; torchvision's
+    plain NMS suppresses at ``IoU > iou_threshold``. Boxes of different groups never suppress
+    each other. Equal scores keep their input order.
+
+    Args:
+        boxes: (N, 4) xyxy pixels. scores: (N,). idxs: int64 (N,) group of each box.
+        iou_threshold: the DIoU at or above which a lower-scored box is suppressed.
+
+    Returns:
+        int64 (K,) indices of the kept boxes, in decreasing score (as ``batched_nms``).
+    """
+    if boxes.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    order = torch.sort(scores, descending=True, stable=True).indices
+    order = order[torch.sort(idxs[order], stable=True).indices]        # by group, best first in each
+    counts = torch.unique_consecutive(idxs[order], return_counts=True)[1].tolist()
+    kept = []
+    for members in order.split(counts):
+        suppresses = (box_diou(boxes[members], boxes[members]) >= iou_threshold).cpu().numpy()
+        removed = np.zeros(members.numel(), dtype=bool)
+        for i in range(members.numel()):
+            if not removed[i]:
+                removed[i + 1:] |= suppresses[i, i + 1:]
+        kept.append(members[torch.from_numpy(~removed).to(members.device)])
+    kept = torch.cat(kept)
+    return kept[torch.sort(scores[kept], descending=True, stable=True).indices]
 
 
 def box_iof(boxes: Tensor, regions: Tensor) -> Tensor:

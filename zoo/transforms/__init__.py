@@ -3,7 +3,8 @@ preprocessor, built on ``torchvision.transforms.v2`` and ``tv_tensors``.
 
 Importing this package registers, in the ``transform`` catalogue: ``Compose``,
 ``LoadImageFromFile``, ``LoadProposals``, ``Resize``, ``RandomFlip``, ``PhotoMetricDistortion``,
-``SanitizeBoxes``, ``PackDetInputs`` and ``DetDataPreprocessor``.
+``Mosaic``, ``SanitizeBoxes``, ``PackDetInputs``, ``DetDataPreprocessor`` and its batch
+augmentation ``BatchSyncRandomResize`` (multi-scale training).
 
 A BCCD training pipeline (py-faster-rcnn's: short side 600, long side at most 1000, flip)::
 
@@ -15,16 +16,19 @@ A BCCD training pipeline (py-faster-rcnn's: short side 600, long side at most 10
         dict(type='PackDetInputs'),
     ]
 """
+from .batch_resize import BatchSyncRandomResize
 from .compose import Compose
 from .data_preprocessor import DetDataPreprocessor
 from .flip import RandomFlip
 from .formatting import DEFAULT_META_KEYS, PackDetInputs
 from .load_proposals import LoadProposals, load_proposal_file, save_proposal_file
 from .loading import LoadImageFromFile
+from .mosaic import Mosaic
 from .photometric import PhotoMetricDistortion
 from .resize import Resize, rescale_size
 from .sanitize import SanitizeBoxes
 
-__all__ = ['Compose', 'DetDataPreprocessor', 'RandomFlip', 'DEFAULT_META_KEYS', 'PackDetInputs',
-           'LoadImageFromFile', 'LoadProposals', 'load_proposal_file', 'save_proposal_file',
-           'PhotoMetricDistortion', 'Resize', 'rescale_size', 'SanitizeBoxes']
+__all__ = ['BatchSyncRandomResize', 'Mosaic', 'Compose', 'DetDataPreprocessor', 'RandomFlip',
+           'DEFAULT_META_KEYS', 'PackDetInputs', 'LoadImageFromFile', 'LoadProposals',
+           'load_proposal_file', 'save_proposal_file', 'PhotoMetricDistortion', 'Resize',
+           'rescale_size', 'SanitizeBoxes']

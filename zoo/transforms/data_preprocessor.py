@@ -8,7 +8,7 @@ import torch
 from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
-from registry import TRANSFORMS
+from registry import TRANSFORMS, build
 from registry.errors import ConfigError
 
 
@@ -35,6 +35,16 @@ class DetDataPreprocessor(BaseDataPreprocessor):
         channels_last: make the batch in channels-last memory format (same shape and values);
             a detector built with ``channels_last=True`` turns it on, so that its input needs
             no second, reordered copy.
+        batch_augments: transform configs applied, in order, to the padded batch in training
+            only (``forward(data, training=True)``), each called as
+            ``aug(inputs, data_samples) -> (inputs, data_samples)`` (mmdet's key and
+            protocol); e.g. multi-scale training, YOLOv2's 320..608 every 10 batches::
+
+                batch_augments=[dict(type='BatchSyncRandomResize',
+                                     random_size_range=(320, 608), interval=10,
+                                     size_divisor=32)]
+
+            Built at key paths ``data_preprocessor.batch_augments.0``, ...
 
     Input (mmengine's ``pseudo_collate`` of ``PackDetInputs`` outputs)::
 
@@ -51,7 +61,8 @@ class DetDataPreprocessor(BaseDataPreprocessor):
 
     Raises:
         ConfigError: ``mean``/``std`` not three numbers (or only one of them None), a zero std,
-            a ``pad_size_divisor`` below 1.
+            a ``pad_size_divisor`` below 1, ``batch_augments`` not a list of transform configs
+            (or one of them invalid, with its key path).
         ValueError: the batch is empty, an image is not a (3, H, W) tensor, or the data samples
             do not match the images one to one.
     """
@@ -61,7 +72,8 @@ class DetDataPreprocessor(BaseDataPreprocessor):
                  std: Optional[Sequence[float]] = (58.395, 57.12, 57.375),
                  pad_size_divisor: int = 32,
                  pad_value: float = 0.0,
-                 non_blocking: bool = False, channels_last: bool = False):
+                 non_blocking: bool = False, channels_last: bool = False,
+                 batch_augments: Optional[Sequence[dict]] = None):
         super().__init__(non_blocking)
         self.channels_last = bool(channels_last)
         if (mean is None) != (std is None):
@@ -84,6 +96,17 @@ class DetDataPreprocessor(BaseDataPreprocessor):
                               f'{pad_size_divisor!r}')
         self.pad_size_divisor = int(pad_size_divisor)
         self.pad_value = float(pad_value)
+        if batch_augments is None:
+            batch_augments = ()
+        if isinstance(batch_augments, (dict, str)) or not isinstance(batch_augments, Sequence):
+            raise ConfigError(f'DetDataPreprocessor: `batch_augments` must be a list of transform '
+                              f'configs, got {batch_augments!r}')
+        self.batch_augments = [build('transform', cfg, key=f'batch_augments.{i}')
+                               for i, cfg in enumerate(batch_augments)]
+        for i, aug in enumerate(self.batch_augments):
+            if not callable(aug):
+                raise ConfigError(f'DetDataPreprocessor: batch_augments.{i} must be a transform '
+                                  f'config (a dict with `type`), got {aug!r}')
 
     def _pad_to(self, size: int) -> int:
         d = self.pad_size_divisor
@@ -92,8 +115,8 @@ class DetDataPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         """Normalize, pad and stack ``data['inputs']``; see the class docstring.
 
-        ``training`` is part of mmengine's interface; this preprocessor does the same in
-        training and testing (no batch augmentation).
+        With ``training=True`` the ``batch_augments`` run last, on the padded batch (they may
+        change its size, the boxes and the metainfo; see e.g. ``BatchSyncRandomResize``).
         """
         data = self.cast_data(data)
         inputs = data['inputs']
@@ -129,4 +152,9 @@ class DetDataPreprocessor(BaseDataPreprocessor):
                 sample.set_metainfo(dict(
                     batch_input_shape=(hp, wp),
                     pad_shape=(self._pad_to(int(img.shape[1])), self._pad_to(int(img.shape[2])))))
+        if training:
+            for aug in self.batch_augments:
+                batch, samples = aug(batch, samples)
+            if self.channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
         return dict(inputs=batch, data_samples=samples)
