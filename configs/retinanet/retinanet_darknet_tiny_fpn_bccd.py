@@ -4,7 +4,8 @@
 # the same features. What differs from the paper's RetinaNet (configs/retinanet/
 # retinanet_r50_fpn_bccd.py), and why:
 # - YOLOv3-tiny's Darknet at half width instead of ResNet-50 (C3-C5: 64, 128, 512 channels): a
-#   few hundred MFLOPs an image; no ImageNet weights can be had here;
+#   backbone of a few hundred MFLOPs an image (the whole model: 2.0 GFLOPs forward at 416 x 320);
+#   no ImageNet weights can be had here;
 # - FPN of 64 channels, P6 from P5 ('on_output', torchvision's v1 form: cheaper than from C5),
 #   towers of two convolutions of 64 (paper: four of 256) with group norm (torchvision's
 #   retinanet_resnet50_fpn_v2 puts GN in the head; batch statistics of a from-scratch head are

@@ -108,7 +108,7 @@ def test_cpu_recipe_trains_two_iterations_through_zoo_train(tmp_path, capsys):
     _train_two_iterations(CPU, tmp_path, capsys)
 
 
-@pytest.mark.slow  # ResNet-50 with four 256-channel towers: about 30 s on 2 cores
+@pytest.mark.slow  # ResNet-50 with four 256-channel towers: about 100 s on 2 shared cores
 def test_r50_recipe_trains_two_iterations_through_zoo_train(tmp_path, capsys):
     _train_two_iterations(R50, tmp_path, capsys)
 
