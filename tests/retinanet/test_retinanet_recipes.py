@@ -46,7 +46,7 @@ def test_recipe_builds_the_papers_head(path):
 def batch():
     registry.discover()
     ds = VOCDataset(os.path.join(ROOT, 'data/BCCD'), classes=('RBC', 'WBC', 'Platelets'), split='train',
-                    pipeline=[dict(type='LoadImageFromFile'), dict(type='Resize', scale=(320, 240)),
+                    pipeline=[dict(type='LoadImageFromFile'), dict(type='Resize', scale=(224, 168)),
                               dict(type='PackDetInputs')], indices=[3])
     item = ds[0]
     return dict(inputs=[item['inputs']], data_samples=[item['data_samples']])
