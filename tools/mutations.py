@@ -27,6 +27,9 @@ ASSIGNER = 'plugins/assigners/max_iou_assigner.py'
 SAMPLER = 'plugins/samplers/random_sampler.py'
 YOLOV3 = 'plugins/heads/yolov3_head.py'
 YOLOV1 = 'plugins/heads/yolov1_head.py'
+RETINA = 'plugins/heads/retina_head.py'
+FOCAL = 'plugins/losses/focal_loss.py'
+FPN = 'plugins/necks/fpn.py'
 DETECTOR = 'zoo/detectors/base.py'
 RUNNER = 'zoo/runner/build.py'
 MOSAIC = 'zoo/transforms/mosaic.py'
@@ -56,6 +59,7 @@ BUDGET_TESTS = ('tests/runner/test_time_budget.py',)
 VS_ULTRA_TESTS = ('tests/benchmark/test_vs_ultralytics.py',)
 MOSAIC_TESTS = ('tests/yolo/test_mosaic.py',)
 MULTISCALE_TESTS = ('tests/yolo/test_multiscale.py',)
+RETINA_TESTS = ('tests/retinanet/test_retina_head.py',)
 
 MUTATIONS = [
     # --- the three bugs of issue 14 --------------------------------------------------------
@@ -252,6 +256,38 @@ MUTATIONS = [
            '        if training:\n            for aug in self.batch_augments:',
            '        if True:\n            for aug in self.batch_augments:',
            MULTISCALE_TESTS, 'batch augmentations applied in validation and testing'),
+    # --- RetinaNet's dense focal head -----------------------------------------------------
+    Mutation('retina_normalized_by_all_anchors', RETINA,
+             'num_pos = pos.sum().to(logits.dtype).clamp(min=1.0)',
+             'num_pos = weights.sum().clamp(min=1.0)',
+             RETINA_TESTS, 'RetinaNet losses divided by every non-ignored anchor instead of the '
+                           'positives'),
+    Mutation('retina_ignored_anchors_as_negatives', RETINA,
+             'weights.append((res.gt_inds >= 0).to(priors.dtype))',
+             'weights.append(torch.ones_like(res.gt_inds, dtype=priors.dtype))',
+             RETINA_TESTS, 'anchors in the ignore band (IoU in [0.4, 0.5)) trained as background'),
+    Mutation('focal_loss_without_gamma', FOCAL,
+             'alpha=self.alpha, gamma=self.gamma',
+             'alpha=self.alpha, gamma=0.0',
+             RETINA_TESTS, 'focal loss without its focusing term (alpha-weighted cross-entropy)'),
+    Mutation('retina_prior_bias_sign_flipped', RETINA,
+             'return -math.log((1 - prior_prob) / prior_prob)',
+             'return math.log((1 - prior_prob) / prior_prob)',
+             RETINA_TESTS, 'classifier bias at prior probability 1 - pi instead of pi'),
+    Mutation('retina_box_targets_reversed', RETINA,
+             'self.bbox_coder.encode(priors[n_idx], targets)',
+             'self.bbox_coder.encode(targets, priors[n_idx])',
+             RETINA_TESTS, 'RetinaNet regression targets from box to anchor instead of anchor to box'),
+    Mutation('retina_class_channels_misread', RETINA,
+             'cls.float().reshape(B, A, C, H, W).permute(0, 3, 4, 1, 2)',
+             'cls.float().reshape(B, C, A, H, W).permute(0, 3, 4, 2, 1)',
+             RETINA_TESTS, "class channels read as (class, anchor) instead of torchvision's "
+                           '(anchor, class)'),
+    Mutation('fpn_p6_from_p5_on_input', FPN,
+             'extra_block.use_P5 = not on_input',
+             'extra_block.use_P5 = in_channels[-1] == out_channels',
+             RETINA_TESTS, "extra_convs='on_input' computes P6 from P5 when C5 has the output's "
+                           'channels (torchvision decides by the channels)'),
     # --- data-parallel training ----------------------------------------------------------
     Mutation('ddp_loss_summed_over_processes', DETECTOR,
              '        check_finite(losses)\n'

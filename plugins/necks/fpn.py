@@ -8,6 +8,13 @@ stride-2 subsampling of P5 for the RPN. That is torchvision's
 :class:`~torchvision.ops.feature_pyramid_network.LastLevelMaxPool` (a ``max_pool2d`` with kernel 1,
 stride 2), as used by torchvision's ``fasterrcnn_resnet50_fpn``.
 
+RetinaNet's pyramid (Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, sec. 4,
+"Feature Pyramid Network Backbone"; ``extra_convs``): P3-P5 from C3-C5, then P6 by a 3x3
+stride-2 convolution on C5 (``'on_input'``; on P5 with ``'on_output'``) and P7 by ReLU and a 3x3
+stride-2 convolution on P6: torchvision's
+:class:`~torchvision.ops.feature_pyramid_network.LastLevelP6P7` (mmdet's ``add_extra_convs``
+spelling), its convolutions at ``fpn.extra_blocks.p6`` and ``fpn.extra_blocks.p7``.
+
 State-dict layout: the torchvision module is ``self.fpn``, so the keys are
 ``fpn.inner_blocks.{i}.0.{weight,bias}`` (laterals) and ``fpn.layer_blocks.{i}.0.{weight,bias}``
 (3x3 outputs); torchvision's ``fasterrcnn_resnet50_fpn`` keys ``backbone.fpn.<k>`` map to
@@ -20,11 +27,14 @@ from typing import Optional, Sequence
 
 from torch import Tensor, nn
 from torchvision.ops import FeaturePyramidNetwork
-from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool, LastLevelP6P7
 
 from registry import NECKS, Requires
 
 __all__ = ['FPN']
+
+#: the values of ``FPN.extra_convs``: where P6 is computed from (RetinaNet's P6 and P7).
+EXTRA_CONVS = ('on_input', 'on_output')
 
 
 def _positive_ints(name: str, value, what: str) -> tuple[int, ...]:
@@ -49,27 +59,36 @@ class FPN(nn.Module):
             The neck needs them to report its own ``strides``.
         add_extra_max_pool: append P6 = max_pool2d(P5, kernel 1, stride 2) (torchvision's
             ``LastLevelMaxPool``; paper section 4.1), at stride ``2 * in_strides[-1]``.
+            Default (None): True, unless ``extra_convs`` is given.
+        extra_convs: None (default), or RetinaNet's two extra levels: ``'on_input'`` P6 = 3x3
+            stride-2 conv of the last input (C5, the RetinaNet paper's), ``'on_output'`` of P5
+            (torchvision's ``retinanet_resnet50_fpn`` v1); then P7 = 3x3 stride-2 conv of
+            ReLU(P6). Strides ``2 * in_strides[-1]`` and ``4 * in_strides[-1]``.
 
     Attributes:
         fpn: the :class:`torchvision.ops.FeaturePyramidNetwork` (see the module docstring for
             its state-dict keys).
         in_channels, in_strides: as given (tuples).
         out_channels: ``(out_channels,) * num_outputs``.
-        strides: ``in_strides`` (+ ``(2 * in_strides[-1],)`` with the extra level); ResNet:
-            (4, 8, 16, 32, 64).
+        strides: ``in_strides`` (+ ``(2 * in_strides[-1],)`` with the extra level, or
+            ``(2 * s, 4 * s)`` with ``extra_convs``); ResNet: (4, 8, 16, 32, 64); RetinaNet on
+            C3-C5: (8, 16, 32, 64, 128).
 
     Shapes:
         forward: ``feats``, a tuple/list of (B, in_channels[i], H_i, W_i), finest first ->
-        tuple of (B, out_channels, H_i, W_i) (+ (B, out_channels, ceil(H_3 / 2), ceil(W_3 / 2))).
+        tuple of (B, out_channels, H_i, W_i) (+ (B, out_channels, ceil(H_3 / 2), ceil(W_3 / 2));
+        with ``extra_convs`` two levels, each half the last one's size, rounded up).
 
     Raises:
         ValueError: ``in_channels``/``in_strides`` not lists of positive ints, of different
-            lengths, or strides not increasing; ``in_strides`` missing (None); at forward, a
-            number of levels or a channel count other than ``in_channels``.
+            lengths, or strides not increasing; ``in_strides`` missing (None); ``extra_convs``
+            not None or one of :data:`EXTRA_CONVS`, or given with ``add_extra_max_pool=True``;
+            at forward, a number of levels or a channel count other than ``in_channels``.
     """
 
     def __init__(self, in_channels: Sequence[int], out_channels: int = 256,
-                 in_strides: Optional[Sequence[int]] = None, add_extra_max_pool: bool = True):
+                 in_strides: Optional[Sequence[int]] = None, add_extra_max_pool: Optional[bool] = None,
+                 extra_convs: Optional[str] = None):
         super().__init__()
         self.in_channels = _positive_ints('in_channels', in_channels, 'one per input level')
         if in_strides is None:
@@ -85,11 +104,26 @@ class FPN(nn.Module):
                              f'{list(self.in_strides)}')
         if not isinstance(out_channels, int) or out_channels <= 0:
             raise ValueError(f'FPN: out_channels must be a positive int, got {out_channels!r}')
-        self.add_extra_max_pool = bool(add_extra_max_pool)
-        self.fpn = FeaturePyramidNetwork(
-            list(self.in_channels), out_channels,
-            extra_blocks=LastLevelMaxPool() if self.add_extra_max_pool else None)
-        extra = (2 * self.in_strides[-1],) if self.add_extra_max_pool else ()
+        if extra_convs is not None and extra_convs not in EXTRA_CONVS:
+            raise ValueError(f'FPN: extra_convs must be None or one of {list(EXTRA_CONVS)} (where '
+                             f"RetinaNet's P6 is computed from), got {extra_convs!r}")
+        if extra_convs is not None and add_extra_max_pool:
+            raise ValueError(f'FPN: extra_convs={extra_convs!r} adds P6 and P7 by convolutions; '
+                             'add_extra_max_pool=True would add another P6: leave it out or set it False')
+        self.extra_convs = extra_convs
+        self.add_extra_max_pool = extra_convs is None if add_extra_max_pool is None \
+            else bool(add_extra_max_pool)
+        s_last = self.in_strides[-1]
+        if extra_convs is not None:
+            on_input = extra_convs == 'on_input'
+            extra_block = LastLevelP6P7(self.in_channels[-1] if on_input else out_channels, out_channels)
+            extra_block.use_P5 = not on_input  # torchvision decides by the channels; say it here
+            extra = (2 * s_last, 4 * s_last)
+        elif self.add_extra_max_pool:
+            extra_block, extra = LastLevelMaxPool(), (2 * s_last,)
+        else:
+            extra_block, extra = None, ()
+        self.fpn = FeaturePyramidNetwork(list(self.in_channels), out_channels, extra_blocks=extra_block)
         self.strides = self.in_strides + extra
         self.out_channels = (out_channels,) * len(self.strides)
 

@@ -1,4 +1,4 @@
-"""Single-stage detectors: backbone, optional neck, one dense head (YOLOv1, YOLOv3 and kin).
+"""Single-stage detectors: backbone, optional neck, one dense head (YOLOv1, YOLOv3 and kin, RetinaNet).
 
 Source: mmdet's ``SingleStageDetector`` (the same keys: ``backbone``, ``neck``, ``bbox_head``,
 ``train_cfg``, ``test_cfg``) and ``YOLOV3``; the heads follow Redmon et al., "You Only Look
@@ -105,3 +105,11 @@ class YOLOV3(SingleStageDetector):
     """YOLOv3 (Redmon & Farhadi 2018): a :class:`SingleStageDetector` with a Darknet backbone,
     ``YOLOV3Neck`` and ``YOLOV3Head`` in its recipes (mmdet's name; see ``configs/yolo/`` and
     ``docs/yolo.md``). The class adds nothing: any backbone, neck and dense head fit."""
+
+
+@DETECTORS.register_module()
+class RetinaNet(SingleStageDetector):
+    """RetinaNet (Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017): a
+    :class:`SingleStageDetector` with a ResNet, an FPN with P6/P7 (``FPN(extra_convs=...)``) and
+    ``RetinaHead`` in its recipes (mmdet's name; see ``configs/retinanet/`` and ``docs/yolo.md``,
+    "The dense focal head"). The class adds nothing: any backbone, neck and dense head fit."""
