@@ -33,6 +33,7 @@ def write_tiny_config(tmp_path, extra: str = '', train_images: int = 2, val_imag
         param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=1)]
         default_hooks = dict(logger=dict(interval=1))
         randomness = dict(seed=0, deterministic=True)
+        amp = False  # float32, exact: the recipe's bfloat16 is tested with --amp / amp=True
     ''') + textwrap.dedent(extra))
     return str(path)
 

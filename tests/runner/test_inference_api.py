@@ -181,3 +181,30 @@ def test_amp_runs_the_model_under_bfloat16_autocast_on_the_cpu(files):
             detector(files['paths'][0])
         assert seen[-1][0] == expected[0] and (not amp or seen[-1][1] == expected[1])
     assert not torch.is_autocast_enabled('cpu')
+
+
+def test_amp_none_follows_the_configs_amp(files):
+    """amp=None (the default, and zoo infer without --amp) takes the config's `amp`, as zoo
+    test does: a recipe with amp=True infers under autocast; a non-bool amp is a config error."""
+    from mmengine.config import Config
+
+    from registry import ConfigError
+    seen = []
+
+    def look(module, args):
+        seen.append(torch.is_autocast_enabled('cpu'))
+        raise _Seen
+
+    for cfg_amp in (True, False):
+        cfg = Config.fromfile(files['cfg'])
+        cfg.amp = cfg_amp
+        detector = Detector(cfg, files['ckpt'])
+        assert detector.amp is cfg_amp
+        detector.model.backbone.register_forward_pre_hook(look)
+        with pytest.raises(_Seen):
+            detector(files['paths'][0])
+        assert seen[-1] is cfg_amp
+    assert Detector(cfg, files['ckpt'], amp=True).amp is True  # an explicit value wins
+    cfg.amp = 'yes'
+    with pytest.raises(ConfigError, match="amp = 'yes' in the config"):
+        Detector(cfg, files['ckpt'])

@@ -27,7 +27,7 @@ def add_parsers(sub, common) -> None:
     p.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
     p.add_argument('--amp', action='store_true',
                    help='run the model under torch.autocast (bfloat16 on the CPU, float16 on '
-                        'CUDA)')
+                        'CUDA); without it, the config\'s amp decides')
     from .data_options import add_data_options
     add_data_options(p)
     p.set_defaults(func=run)
@@ -57,7 +57,7 @@ def run(args) -> int:
     from .data_options import prepare_run_config
     prepare_run_config(cfg, args, args.out_dir, loaders=False)  # --data: class names, num_classes
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    detector = Detector(cfg, args.checkpoint, device=device, amp=args.amp,
+    detector = Detector(cfg, args.checkpoint, device=device, amp=True if args.amp else None,
                         score_thr=args.score_thr, num_proposals=max(0, args.show_proposals))
     os.makedirs(args.out_dir, exist_ok=True)
     paths = collect_images(args.inputs)

@@ -68,7 +68,8 @@ class Detector:
             ``zoo test`` takes it.
         device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
         amp: run the model under ``torch.autocast`` (bfloat16 on the CPU, float16 on CUDA);
-            the outputs are float32 either way.
+            the outputs are float32 either way. ``None`` (default): the config's ``amp``
+            (``zoo test`` does the same), else float32.
         batch_size: images per forward pass. Images of one batch are padded to a common size
             (the data preprocessor's), so with a ``batch_size`` above 1 and images of different
             sizes, scores may differ in the last digits from batch 1 (as in mmdet and
@@ -86,11 +87,12 @@ class Detector:
         FileNotFoundError, CheckpointError: see :func:`zoo.checkpoint.load_checkpoint_file`.
         ConfigError: the checkpoint holds another model than the config's (its fingerprint
             differs: :func:`zoo.identity.check_checkpoint` names both and the differing keys).
-        ValueError: a bad ``device``, ``batch_size``, ``score_thr`` or ``channel_order``.
+        ValueError: a bad ``device``, ``amp``, ``batch_size``, ``score_thr`` or ``channel_order``.
+        ConfigError: the config's ``amp`` is not a bool.
     """
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
-                 amp: bool = False, batch_size: int = 1, score_thr: float = 0.0,
+                 amp: Optional[bool] = None, batch_size: int = 1, score_thr: float = 0.0,
                  channel_order: str = 'rgb', num_proposals: int = 0):
         import registry
         from zoo.checkpoint import resolve_checkpoint
@@ -114,7 +116,13 @@ class Detector:
             raise ValueError(f'device {device!r}: no CUDA GPU is visible; use device=\'cpu\'')
         self.cfg = _load_config(config)
         self.checkpoint = resolve_checkpoint(os.fspath(checkpoint))
-        self.device, self.amp, self.batch_size = device, bool(amp), batch_size
+        if amp is None:  # the config's precision, as zoo test runs it
+            amp = self.cfg.get('amp', False)
+            if not isinstance(amp, bool):
+                raise registry.ConfigError(f"amp = {amp!r} in the config: expected True or False")
+        elif not isinstance(amp, bool):
+            raise ValueError(f'amp must be True, False or None (the config\'s), got {amp!r}')
+        self.device, self.amp, self.batch_size = device, amp, batch_size
         self.score_thr, self.channel_order = float(score_thr), channel_order
         self.num_proposals = int(num_proposals)
         self.class_names = class_names(self.cfg)
