@@ -13,8 +13,8 @@
 # - 416 x 312 input (yolov3_bccd's), so P6/P7's anchors (256-645 px) match nothing on BCCD and
 #   only add negatives, which the focal loss is there to absorb; the paper's anchors are kept;
 # - AdamW, batch 8, 12 epochs (yolov3_bccd's schedule) instead of SGD over 90k iterations.
-_base_ = ['../_base_/models/retinanet_r50_fpn.py', '../_base_/datasets/bccd.py',
-          '../_base_/default_runtime.py']
+_base_ = ['../_base_/models/retinanet_r50_fpn.py', '../_base_/datasets/bccd_416.py',
+          '../_base_/schedules/adamw_12e_cpu.py', '../_base_/default_runtime.py']
 model = dict(
     channels_last=False,
     data_preprocessor=dict(mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]),
@@ -22,33 +22,4 @@ model = dict(
                   out_indices=(3, 4, 5)),
     neck=dict(_delete_=True, type='FPN', out_channels=64, extra_convs='on_output'),
     bbox_head=dict(num_classes=3, in_channels=64, feat_channels=64, stacked_convs=2, norm='gn'))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(416, 416), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(416, 416), keep_ratio=True),
-    dict(type='PackDetInputs'),
-]
-train_dataloader = dict(batch_size=8, num_workers=1, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-
-max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=4)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=0.002, weight_decay=0.0005),
-                     clip_grad=dict(max_norm=10.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, T_max=max_epochs,
-         eta_min=0.0001),
-]
 default_hooks = dict(logger=dict(interval=10))

@@ -17,7 +17,8 @@
 #   YOLOV2Head's default, have a mean IoU of 0.529 with them);
 # - AdamW and a short schedule instead of darknet's SGD for 160 epochs;
 # - vertical flips too: a smear has no up and down.
-_base_ = ['../_base_/datasets/bccd.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/datasets/bccd_416.py',
+          '../_base_/schedules/adamw_12e_cpu.py', '../_base_/default_runtime.py']
 model = dict(
     type='SingleStageDetector',
     # darknet feeds images scaled to [0, 1]
@@ -38,33 +39,4 @@ model = dict(
     train_cfg=dict(assigner=dict(type='GridAssigner', ignore_iou_thr=0.6)),
     test_cfg=dict(nms_pre=1000, conf_thr=0.005, score_thr=0.05, nms=dict(iou_threshold=0.45),
                   max_per_img=100))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(416, 416), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(416, 416), keep_ratio=True),
-    dict(type='PackDetInputs'),
-]
-train_dataloader = dict(batch_size=8, num_workers=1, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-
-max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=4)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=0.002, weight_decay=0.0005),
-                     clip_grad=dict(max_norm=10.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, T_max=max_epochs,
-         eta_min=0.0001),
-]
 default_hooks = dict(logger=dict(interval=10))
