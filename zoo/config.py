@@ -160,3 +160,22 @@ def check_option_types(tree: dict, cfg_options: dict) -> None:
         if not ok:
             raise ConfigError(f'--cfg-options {key}={value!r}: expected {expected} (the config '
                               f'holds {old!r}), got a {type(value).__name__}')
+
+
+def test_pipeline_of(cfg) -> tuple[list, str]:
+    """The config's test pipeline (``test_dataloader``'s, else ``val_dataloader``'s) without the
+    steps that load annotations, and the key path it came from (for errors), e.g.
+    ``'test_dataloader.dataset.pipeline'``. What ``zoo infer``, ``zoo.Detector`` and ``zoo export``
+    prepare an image with.
+
+    Raises:
+        ConfigError: the config has neither loader.
+    """
+    for key in ('test_dataloader', 'val_dataloader'):
+        loader = cfg.get(key)
+        if loader is not None:
+            steps = [t for t in loader['dataset']['pipeline']
+                     if 'Annotation' not in t.get('type', '')]
+            return steps, f'{key}.dataset.pipeline'
+    raise ConfigError('the config has no test_dataloader (or val_dataloader) whose pipeline '
+                      'says how images are prepared')

@@ -61,15 +61,10 @@ def build_exportable(cfg, model: nn.Module) -> ExportableDetector:
             zoo's ``DetDataPreprocessor`` or converts BGR.
     """
     from registry import ConfigError
+    from zoo.config import test_pipeline_of
 
-    loader, key = cfg.get('test_dataloader'), 'test_dataloader'
-    if loader is None:
-        loader, key = cfg.get('val_dataloader'), 'val_dataloader'
-    if loader is None:
-        raise ConfigError('the config has no test_dataloader (or val_dataloader) whose pipeline '
-                          'says how images are prepared')
-    pipeline = [t for t in loader['dataset']['pipeline'] if 'Annotation' not in t.get('type', '')]
-    resize = resize_params(pipeline, f'{key}.dataset.pipeline')
+    pipeline, key = test_pipeline_of(cfg)
+    resize = resize_params(pipeline, key)
     pre = model.data_preprocessor
     if not all(hasattr(pre, a) for a in ('pad_size_divisor', 'pad_value')):
         raise ConfigError(f'model.data_preprocessor: ONNX export reproduces DetDataPreprocessor, '
@@ -89,18 +84,12 @@ def image_pipeline(cfg):
         ConfigError: the config has neither loader.
     """
     import registry
-    from registry import ConfigError
+    from zoo.config import test_pipeline_of
 
-    loader, key = cfg.get('test_dataloader'), 'test_dataloader'
-    if loader is None:
-        loader, key = cfg.get('val_dataloader'), 'val_dataloader'
-    if loader is None:
-        raise ConfigError('the config has no test_dataloader (or val_dataloader) whose pipeline '
-                          'says how images are prepared')
-    steps = [t for t in loader['dataset']['pipeline']
-             if 'Annotation' not in t.get('type', '') and t.get('type') != 'LoadImageFromFile']
+    pipeline, key = test_pipeline_of(cfg)
+    steps = [t for t in pipeline if t.get('type') != 'LoadImageFromFile']
     return registry.build('transform', dict(type='Compose', transforms=steps),
-                          key=f'{key}.dataset')
+                          key=key.rsplit('.', 1)[0])
 
 
 @torch.no_grad()

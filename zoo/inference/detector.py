@@ -23,17 +23,13 @@ __all__ = ['Detector', 'test_pipeline', 'class_names']
 
 def test_pipeline(cfg) -> list:
     """The config's test pipeline (``test_dataloader``'s, else ``val_dataloader``'s), without
-    the steps that read annotations.
+    the steps that read annotations (:func:`zoo.config.test_pipeline_of`).
 
     Raises:
         ConfigError: the config has neither loader.
     """
-    from registry import ConfigError
-    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
-    if loader is None:
-        raise ConfigError('the config has no test_dataloader (or val_dataloader) whose pipeline '
-                          'could prepare images')
-    return [t for t in loader['dataset']['pipeline'] if 'Annotation' not in t.get('type', '')]
+    from zoo.config import test_pipeline_of
+    return test_pipeline_of(cfg)[0]
 
 
 def class_names(cfg) -> tuple[str, ...]:
