@@ -7,7 +7,7 @@
 # 0 and 1. Every box loss keeps weight 1 and darknet's 2 - w h weighting of each positive; like
 # the MSE, each is summed over the positives and divided by the number of images. The DIoU
 # paper reports, for YOLOv3 on PASCAL VOC (Tables 1-3), IoU < GIoU < DIoU < CIoU; see
-# docs/yolo.md, "The loss study". About 16 minutes a run on 2 CPU cores, 10 runs:
+# docs/yolo.md, "The loss study". 5 to 8 minutes a run on one CPU core, 10 runs:
 #   zoo ablate configs/ablations/yolov3_box_loss.py
 base = '../yolo/yolov3_bccd.py'
 seeds = [0, 1]
