@@ -68,3 +68,26 @@ def test_browse_draws_ground_truth(tiny_config, tmp_path, capsys):
     assert len(list((tmp_path / 'b').glob('*.png'))) == 2
     assert 'boxes' in capsys.readouterr().out
 
+
+
+def test_two_runs_in_one_second_log_into_their_own_files(tiny_config, tmp_path, monkeypatch):
+    """mmengine reuses a logger of the same `<config>_<timestamp>` name: two runners of one
+    config built within the same second in one process must still log into their own work dirs
+    (a test once read another run's log file and found nothing)."""
+    from zoo.config import load_config
+    from zoo.runner.build import build_runner
+    import time
+    cfg_path = tiny_config()
+    now = time.time()
+    monkeypatch.setattr(time, 'time', lambda: now)  # both runners get the same timestamp
+    runners = []
+    for name in ('a', 'b'):
+        cfg = load_config(cfg_path)
+        cfg.work_dir = str(tmp_path / name)
+        runners.append(build_runner(cfg))
+    a, b = runners
+    assert a.logger is not b.logger
+    files = [[h.baseFilename for h in r.logger.handlers if hasattr(h, 'baseFilename')]
+             for r in runners]
+    assert files[0] and files[1]
+    assert files[0][0].startswith(str(tmp_path / 'a')) and files[1][0].startswith(str(tmp_path / 'b'))

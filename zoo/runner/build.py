@@ -8,6 +8,8 @@ evaluators, distributed launch) is mmengine's ``Runner`` from the same config.
 from __future__ import annotations
 
 import copy
+import itertools
+import os
 
 import torch
 from mmengine.config import Config
@@ -32,6 +34,10 @@ _RUNNER_KEYS = (
     'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope', 'randomness',
     'experiment_name',
 )
+
+
+#: runners built in this process: the second and later get an experiment name of their own
+_RUNNERS_BUILT = itertools.count()
 
 
 def device_name() -> str:
@@ -122,4 +128,11 @@ def build_runner(cfg: Config) -> Runner:
     kwargs = {k: cfg[k] for k in _RUNNER_KEYS if k in cfg}
     kwargs['custom_hooks'] = custom_hooks
     kwargs.setdefault('default_scope', 'zoo')
+    n = next(_RUNNERS_BUILT)
+    if n and not kwargs.get('experiment_name'):
+        # mmengine names a run's logger and visualizer `<config>_<timestamp>` and returns an
+        # existing instance of that name: a second runner started in the same second (tests,
+        # in-process ablations) would log into the first one's file. `_runN` keeps them apart.
+        stem = os.path.splitext(os.path.basename(cfg.filename or 'zoo'))[0]
+        kwargs['experiment_name'] = f'{stem}_run{n + 1}'
     return Runner(model=model, cfg=cfg, **kwargs)
