@@ -11,7 +11,8 @@
 # - vertical flips too: a smear has no up and down.
 # BCCD's red cells are dense (about 15 per image, cells of 64 x 50 px): one class per cell and
 # 98 boxes per image are YOLOv1's known limits (paper section 2.4), visible here.
-_base_ = ['../_base_/datasets/bccd.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/datasets/bccd.py', '../_base_/schedules/adamw_12e_cpu.py',
+          '../_base_/default_runtime.py']
 model = dict(
     type='SingleStageDetector',
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[0.0, 0.0, 0.0],
@@ -40,16 +41,5 @@ train_dataloader = dict(batch_size=8, num_workers=1, dataset=dict(pipeline=train
 val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=4)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=0.001, weight_decay=0.0005),
-                     clip_grad=dict(max_norm=10.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, T_max=max_epochs,
-         eta_min=0.0001),
-]
+optim_wrapper = dict(optimizer=dict(lr=0.001))  # half the schedule's AdamW learning rate
 default_hooks = dict(logger=dict(interval=10))
