@@ -1,9 +1,10 @@
 """``zoo train CONFIG [--work-dir D] [--cfg-options ...] [--resume [CKPT]] [--overwrite]
-[--load-partial] [--amp] [--seed N] [--time-budget MINUTES]
+[--load-partial] [--amp] [--seed N] [--time-budget MINUTES [--fit-schedule]]
 [--launcher none|pytorch|slurm]``: train with mmengine's runner, validating as the config says.
 A work dir holding another run is refused unless the run is resumed or overwritten
 (:mod:`zoo.runner.workdir`); ``--time-budget`` stops training cleanly once that many minutes of
-training are spent (:mod:`zoo.runner.time_budget`)."""
+training are spent, and with ``--fit-schedule`` fits the schedule to them
+(:mod:`zoo.runner.time_budget`)."""
 from __future__ import annotations
 
 import os
@@ -45,8 +46,13 @@ def add_parsers(sub, common) -> None:
                    help='stop training once MINUTES of training wall-clock (from the first '
                         'iteration) are spent: the current iteration ends, the last checkpoint '
                         'is saved, the final validation runs, and zoo_run.json records '
-                        'state "stopped_at_budget". The LR schedule is not rescaled. '
-                        '(config key: time_budget_min)')
+                        'state "stopped_at_budget". The LR schedule is not rescaled unless '
+                        '--fit-schedule. (config key: time_budget_min)')
+    p.add_argument('--fit-schedule', action='store_true',
+                   help='with --time-budget: after every epoch, fit the number of epochs and the '
+                        'LR schedule to the budget from the mean epoch time (as Ultralytics\' '
+                        'time=), instead of cutting or finishing early the configured schedule '
+                        '(config key: time_budget_fit; epoch-based loops)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                    help='distributed launcher: pytorch under torchrun, slurm under srun')
     p.set_defaults(func=run)
@@ -86,6 +92,11 @@ def run(args) -> int:
     if args.time_budget is not None:
         from zoo.runner.time_budget import check_budget
         cfg.time_budget_min = check_budget(args.time_budget, key='--time-budget')
+    if args.fit_schedule:
+        if cfg.get('time_budget_min') is None:
+            raise ConfigError('--fit-schedule fits the schedule to a time budget; it needs '
+                              '--time-budget MINUTES (or time_budget_min in the config)')
+        cfg.time_budget_fit = True
     if args.load_partial:
         if not cfg.get('load_from') or args.resume:
             raise ConfigError('--load-partial loads the weights of load_from (--cfg-options '
@@ -95,7 +106,12 @@ def run(args) -> int:
     prepare_run_config(cfg, args, cfg.work_dir, write_config=True)
     runner = build_runner(cfg)
     workdir.train(runner, args.config, stale, workdir.command_line(getattr(args, 'argv', None)))
-    stop = (workdir.read_record(cfg.work_dir) or {}).get('budget_stop')
+    record = workdir.read_record(cfg.work_dir) or {}
+    fit = record.get('schedule_fit')
+    if fit:
+        print(f'schedule fitted to the time budget: {fit["fitted_epochs"]} epochs (configured '
+              f'{fit["configured_epochs"]}), {fit["mean_epoch_s"]:.1f} s per epoch')
+    stop = record.get('budget_stop')
     if stop:
         where = ', '.join(f'{k} {stop[k]}' for k in ('epoch', 'iter') if k in stop)
         print(f'training stopped at its time budget ({stop["minutes"]:g} min) after {where}; '

@@ -110,7 +110,11 @@ def build_runner(cfg: Config) -> Runner:
             raise ConfigError(f'time_budget_min: a time budget needs an EpochBasedTrainLoop or '
                               f'IterBasedTrainLoop; train_cfg.type is {loop!r}')
         custom_hooks = [h for h in custom_hooks if h.get('type') != 'TimeBudgetHook']
-        custom_hooks.append(dict(type='TimeBudgetHook', minutes=minutes))
+        custom_hooks.append(dict(type='TimeBudgetHook', minutes=minutes,
+                                 fit_schedule=bool(cfg.get('time_budget_fit', False))))
+    elif cfg.get('time_budget_fit'):
+        raise ConfigError('time_budget_fit: fitting the schedule needs a time budget '
+                          '(time_budget_min, zoo train --time-budget MINUTES)')
     hooks_cfg = cfg.get('default_hooks') or {}
     if (hooks_cfg.get('checkpoint') or {}).get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
         # the new best checkpoint is complete before the previous one is removed

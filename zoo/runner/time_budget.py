@@ -17,11 +17,24 @@ elapsed time with the budget; once the budget is spent:
   train`` then records the run's ``state`` as ``stopped_at_budget`` (not ``finished``, which means
   the whole schedule ran, nor ``failed``).
 
-The learning-rate schedule is **not** rescaled to the budget: a run stopped at its budget has
-the learning rate its schedule gives at that iteration (a cosine schedule of 12 epochs stopped
-after 3 is still at a high rate). Resuming a stopped run (``--resume``) continues the original
-schedule from the next epoch (epoch-based loops: the rest of the interrupted epoch is skipped),
-with a fresh budget if one is given again.
+By default the learning-rate schedule is **not** rescaled to the budget: a run stopped at its
+budget has the learning rate its schedule gives at that iteration (a cosine schedule of 12 epochs
+stopped after 3 is still at a high rate).
+
+With ``--fit-schedule`` (config key ``time_budget_fit = True``; epoch-based loops only) the
+schedule is instead fitted to the budget, as Ultralytics' ``time=`` argument does: after every
+epoch the number of epochs becomes ``floor(budget / mean epoch time so far)`` (at least the
+epochs done; after a resume, the epochs done before it plus what the budget fits), and every
+parameter scheduler that ran to the old end of the schedule is stretched or shrunk to the new one
+(see :func:`fit_schedulers`: ``end``, a cosine's ``T_max``, a step schedule's milestones,
+proportionally), so that a 60-minute budget trains a longer, complete cosine schedule instead of
+stopping the 12-epoch one or finishing it early. The budget remains a hard stop. ``zoo_run.json``
+gets ``schedule_fit`` (configured and fitted epochs, mean epoch time); a fitted run that ends at
+its fitted epoch count is ``finished``.
+
+Resuming a stopped run (``--resume``) continues the original schedule from the next epoch
+(epoch-based loops: the rest of the interrupted epoch is skipped), with a fresh budget if one is
+given again.
 
 Under distributed training rank 0's clock decides, broadcast to every rank each iteration, so
 all processes stop after the same iteration.
@@ -47,6 +60,49 @@ def _now() -> float:
     return time.monotonic()
 
 
+
+
+def fit_schedulers(schedulers, old_end: int, new_end: int, by_epoch: bool) -> list:
+    """Stretch (or shrink) the parameter schedulers that run to the end of a schedule of
+    ``old_end`` epochs (``by_epoch``) or iterations to one of ``new_end``; returns the names of
+    the schedulers changed.
+
+    A scheduler is fitted when it counts in the unit given (``by_epoch``) and its ``end`` is at or
+    after ``old_end`` (schedules that end earlier, such as a warm-up, are left alone). Its
+    ``end`` becomes ``new_end``; a cosine's ``T_max`` (when it spanned ``begin..old_end``) becomes
+    ``new_end - begin``; a step schedule's milestones after ``begin`` are scaled by
+    ``new_end / old_end`` (rounded, kept after the current step). mmengine's chainable cosine then
+    continues from the current value to ``eta_min`` at the new end.
+
+    Args:
+        schedulers: mmengine parameter schedulers (a list, or a dict of lists per optimizer).
+        old_end, new_end: the schedule's end before and after, in epochs or iterations (> 0).
+        by_epoch: whether ``old_end``/``new_end`` are epochs (else iterations).
+    """
+    if isinstance(schedulers, dict):
+        groups = list(schedulers.values())
+    else:
+        groups = [schedulers or []]
+    changed = []
+    for group in groups:
+        for sched in group:
+            if bool(getattr(sched, 'by_epoch', False)) != by_epoch or sched.end < old_end:
+                continue
+            begin = sched.begin
+            if getattr(sched, 'T_max', None) == old_end - begin and new_end > begin:
+                sched.T_max = new_end - begin
+            milestones = getattr(sched, 'milestones', None)
+            if milestones:
+                scale = new_end / old_end
+                moved = type(milestones)()
+                for m, count in milestones.items():
+                    if m > sched.last_step:  # still ahead: moved in proportion
+                        m = max(sched.last_step + 1, round(m * scale))
+                    moved[m] += count
+                sched.milestones = moved
+            sched.end = new_end
+            changed.append(type(sched).__name__)
+    return changed
 
 
 def check_budget(minutes, key: str = 'time_budget_min') -> float:
@@ -94,29 +150,43 @@ class TimeBudgetHook(Hook):
 
     Args:
         minutes: the budget in minutes (> 0).
+        fit_schedule: fit the number of epochs and the parameter schedulers to the budget after
+            every epoch (see the module docstring; epoch-based loops only).
         clock: a function giving seconds from a monotonic clock (default :func:`_now`).
 
     Raises:
         ConfigError: (at init) a budget that is not a number > 0; (before training) a training
             loop other than mmengine's ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop`` (the
-            zoo's alternating 4-step loop has no single schedule to cut).
+            zoo's alternating 4-step loop has no single schedule to cut), or
+            ``fit_schedule`` with an iteration-based loop.
     """
 
     priority = 'LOW'
 
-    def __init__(self, minutes: float, clock=None):
+    def __init__(self, minutes: float, fit_schedule: bool = False, clock=None):
         self.minutes = check_budget(minutes)
+        self.fit_schedule = bool(fit_schedule)
         self.clock = clock if clock is not None else (lambda: _now())
         self.start: Optional[float] = None
         self.spent = False
         self.stop: Optional[dict] = None
+        self.fit: Optional[dict] = None
+        self.first_epoch = 0
 
     def before_train(self, runner) -> None:
         loop = runner.train_loop
         if not isinstance(loop, (EpochBasedTrainLoop, IterBasedTrainLoop)):
             raise ConfigError(f'time_budget_min: a time budget needs an EpochBasedTrainLoop or '
                               f'IterBasedTrainLoop, but train_cfg builds {type(loop).__name__}')
-        self.start, self.spent, self.stop = None, False, None
+        if self.fit_schedule and not isinstance(loop, EpochBasedTrainLoop):
+            raise ConfigError('time_budget_fit: fitting the schedule to the budget needs an '
+                              f'EpochBasedTrainLoop, but train_cfg builds {type(loop).__name__}')
+        self.start, self.spent, self.stop, self.fit = None, False, None, None
+        self.first_epoch = loop.epoch if isinstance(loop, EpochBasedTrainLoop) else 0
+        if self.fit_schedule and loop.epoch >= loop.max_epochs:
+            # a resumed fitted run past the configured end: one more epoch, then refitted
+            loop._max_epochs = loop.epoch + 1
+            loop._max_iters = loop._max_epochs * len(loop.dataloader)
         if isinstance(loop, EpochBasedTrainLoop) and not isinstance(loop.dataloader, _StoppableLoader):
             loop.dataloader = _StoppableLoader(loop.dataloader, self)
 
@@ -162,8 +232,44 @@ class TimeBudgetHook(Hook):
         runner.logger.info(
             f'time budget of {self.minutes:g} min spent ({elapsed / 60:.2f} min since the first '
             f'iteration): training stops after {", ".join(f"{k} {v}" for k, v in position.items())}'
-            f' of {", ".join(f"{k} {v}" for k, v in configured.items())}; the learning-rate '
-            'schedule was not rescaled')
+            f' of {", ".join(f"{k} {v}" for k, v in configured.items())}'
+            + ('' if self.fit_schedule else '; the learning-rate schedule was not rescaled'))
+
+    def after_train_epoch(self, runner) -> None:
+        """With ``fit_schedule``: refit the number of epochs and the schedulers to the budget
+        (runs after mmengine's ``ParamSchedulerHook`` has stepped this epoch's schedulers)."""
+        if not self.fit_schedule or self.spent or self.start is None:
+            return
+        loop = runner.train_loop
+        done = loop.epoch + 1  # mmengine increments loop.epoch after this hook
+        elapsed = self.clock() - self.start
+        mean = elapsed / (done - self.first_epoch)  # the epochs of this process (a resume)
+        from mmengine.dist import broadcast, get_world_size
+        if get_world_size() > 1:  # rank 0's clock decides
+            import torch
+            t = torch.tensor([mean], dtype=torch.float64)
+            broadcast(t, src=0)
+            mean = float(t.item())
+        fitted = max(done, self.first_epoch + int(self.minutes * 60.0 // mean)) if mean > 0 \
+            else loop.max_epochs
+        old = loop.max_epochs
+        if self.fit is None:
+            self.fit = dict(configured_epochs=old)
+        if fitted != old:
+            changed = fit_schedulers(runner.param_schedulers, old, fitted, by_epoch=True)
+            per_epoch = len(loop.dataloader)
+            changed += fit_schedulers(runner.param_schedulers, old * per_epoch, fitted * per_epoch,
+                                      by_epoch=False)
+            loop._max_epochs = fitted
+            loop._max_iters = fitted * per_epoch
+            runner.logger.info(
+                f'time budget of {self.minutes:g} min: {mean:.1f} s per epoch so far, the schedule '
+                f'is fitted from {old} to {fitted} epochs'
+                + (f' ({", ".join(changed)} stretched)' if changed else ''))
+        self.fit.update(fitted_epochs=fitted, mean_epoch_s=round(mean, 3), after_epoch=done)
+        from mmengine.dist import is_main_process
+        if is_main_process():
+            workdir.write_record(runner.work_dir, schedule_fit=dict(self.fit))
 
     def after_train(self, runner) -> None:
         if self.stop is None:

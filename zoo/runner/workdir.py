@@ -187,7 +187,8 @@ def train(runner, config: str, stale: list[str], command: Optional[str] = None) 
     fields = dict(config=os.path.abspath(config), state='running', started=time.time(),
                   fingerprint=model_identity(runner.cfg)['fingerprint'],
                   detector=runner.cfg.model.type, command=command, cwd=os.getcwd(), test=None,
-                  time_budget_min=runner.cfg.get('time_budget_min'), budget_stop=None)
+                  time_budget_min=runner.cfg.get('time_budget_min'), budget_stop=None,
+                  schedule_fit=None)
     previous = read_record(work_dir) or {}
     if runner.cfg.get('resume'):  # the run goes on: its first command stays, the resumes are added
         if previous.get('command'):
