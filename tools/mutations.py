@@ -499,6 +499,19 @@ MUTATIONS = [
              'loop._max_epochs = loop.max_epochs',
              BUDGET_TESTS, 'after the budget, the epoch loop goes on (one batch per epoch) to its '
                            'configured end: no final validation at the stop, later checkpoints'),
+    Mutation('budget_fit_keeps_cosine_length', BUDGET,
+             'sched.T_max = new_end - begin',
+             'pass',
+             BUDGET_TESTS, '--fit-schedule moves the schedule\'s end but not the cosine\'s T_max: '
+                           'the rate no longer reaches eta_min at the fitted end'),
+    Mutation('budget_fit_overshoots', BUDGET,
+             'self.first_epoch + int(self.minutes * 60.0 // mean)',
+             'self.first_epoch + int(self.minutes * 60.0 // mean) + 1',
+             BUDGET_TESTS, '--fit-schedule plans one epoch more than the budget holds'),
+    Mutation('affine_keeps_mostly_cut_boxes', 'zoo/transforms/affine.py',
+             '& (area > self.min_area_ratio * full)', '',
+             ('tests/yolo/test_random_affine.py',), 'RandomAffine keeps boxes of which almost '
+             'nothing is left in the crop'),
     Mutation('budget_no_own_checkpoint', BUDGET,
              'if not os.path.isfile(path):',
              'if False:',

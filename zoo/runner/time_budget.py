@@ -185,7 +185,8 @@ class TimeBudgetHook(Hook):
         self.first_epoch = loop.epoch if isinstance(loop, EpochBasedTrainLoop) else 0
         if self.fit_schedule and loop.epoch >= loop.max_epochs:
             # a resumed fitted run past the configured end: one more epoch, then refitted
-            loop._max_epochs = loop.epoch + 1
+            resumed_at = loop.epoch
+            loop._max_epochs = resumed_at + 1
             loop._max_iters = loop._max_epochs * len(loop.dataloader)
         if isinstance(loop, EpochBasedTrainLoop) and not isinstance(loop.dataloader, _StoppableLoader):
             loop.dataloader = _StoppableLoader(loop.dataloader, self)
