@@ -2,17 +2,17 @@
 # model, anchors and schedule, plus):
 # - Mosaic (YOLOv4, Bochkovskiy et al. 2020, section 3.3): four training images in one 832 x 832
 #   canvas (each fitted into 416 x 416, i.e. 416 x 312 for BCCD's 640 x 480) around a random
-#   centre, then resized to 416 x 416: every training image shows pieces of four smears at half
-#   the scale of the test images (no crop back to the test scale, as YOLOv5's random affine
-#   does; see docs/yolo.md, "Mosaic");
+#   centre, cropped back to 416 x 416 by RandomAffine (scale 0.5..1.5 about the centre, moved by
+#   up to 10 %: YOLOv5's and mmdet's crop after the mosaic), so objects keep their test scale on
+#   average (configs/yolo/yolov3_mosaic_bccd.py is this pipeline alone; see docs/yolo.md, "Mosaic");
 # - multi-scale training (YOLOv2, Redmon & Farhadi 2017, section 2 "Multi-Scale Training"): every
 #   10 batches a new square input size in {320, 352, ..., 608} for the whole batch, in the data
 #   preprocessor (BatchSyncRandomResize; the same on every process in distributed training);
 # - the IoU-valued objectness target (YOLOv2's, `rescore=True`);
 # - the CIoU box loss on decoded boxes (Zheng et al., AAAI 2020) instead of squared error.
 # Testing is as in yolov3_bccd.py (416 x 312, one scale), and so are the anchors (fitted at the
-# test scale; `zoo anchors` on this file reads the Resize after Mosaic as if it resized the
-# original images, so it gives the same anchors, not the mosaic's half-scale ones).
+# test scale: `zoo anchors` scales boxes by the training pipeline's first Resize, and this one
+# has none, so fit anchors on yolov3_bccd.py).
 _base_ = ['./yolov3_bccd.py']
 model = dict(
     data_preprocessor=dict(batch_augments=[
@@ -24,7 +24,8 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Mosaic', img_scale=(416, 416), center_ratio_range=(0.5, 1.5), prob=1.0,
          pad_val=114, min_bbox_size=1),
-    dict(type='Resize', scale=(416, 416), keep_ratio=True),
+    dict(type='RandomAffine', scaling_ratio_range=(0.5, 1.5), max_translate_ratio=0.1,
+         border=(-208, -208), pad_val=114, min_bbox_size=2, min_area_ratio=0.1),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='SanitizeBoxes', min_size=1),

@@ -3,7 +3,7 @@ preprocessor, built on ``torchvision.transforms.v2`` and ``tv_tensors``.
 
 Importing this package registers, in the ``transform`` catalogue: ``Compose``,
 ``LoadImageFromFile``, ``LoadProposals``, ``Resize``, ``RandomFlip``, ``PhotoMetricDistortion``,
-``Mosaic``, ``SanitizeBoxes``, ``PackDetInputs``, ``DetDataPreprocessor`` and its batch
+``Mosaic``, ``RandomAffine``, ``SanitizeBoxes``, ``PackDetInputs``, ``DetDataPreprocessor`` and its batch
 augmentation ``BatchSyncRandomResize`` (multi-scale training).
 
 A BCCD training pipeline (py-faster-rcnn's: short side 600, long side at most 1000, flip)::
@@ -23,12 +23,13 @@ from .flip import RandomFlip
 from .formatting import DEFAULT_META_KEYS, PackDetInputs
 from .load_proposals import LoadProposals, load_proposal_file, save_proposal_file
 from .loading import LoadImageFromFile
+from .affine import RandomAffine
 from .mosaic import Mosaic
 from .photometric import PhotoMetricDistortion
 from .resize import Resize, rescale_size
 from .sanitize import SanitizeBoxes
 
-__all__ = ['BatchSyncRandomResize', 'Mosaic', 'Compose', 'DetDataPreprocessor', 'RandomFlip',
+__all__ = ['BatchSyncRandomResize', 'Mosaic', 'RandomAffine', 'Compose', 'DetDataPreprocessor', 'RandomFlip',
            'DEFAULT_META_KEYS', 'PackDetInputs', 'LoadImageFromFile', 'LoadProposals',
            'load_proposal_file', 'save_proposal_file', 'PhotoMetricDistortion', 'Resize',
            'rescale_size', 'SanitizeBoxes']
