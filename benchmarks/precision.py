@@ -7,7 +7,8 @@ order reversed every other repetition, medians reported; :mod:`zoo.benchmark.tim
 
 * ``fp32``: as the recipe runs today in float32 (NCHW unless the recipe sets channels-last);
 * ``bf16``: under ``torch.autocast('cpu', dtype=torch.bfloat16)`` (what ``--amp`` does on the CPU),
-  with training through ``AutocastOptimWrapper``;
+  with training through ``AutocastOptimWrapper``; inference with autocast's weight-cast cache
+  off, as ``zoo.Detector`` runs it (``--cast-cache`` turns it on, torch's default);
 * ``fp32+cl`` and ``bf16+cl``: the same in channels-last.
 
 Measured per variant: inference at batch 1 (``mode='predict'``, no gradient), a training step
@@ -62,6 +63,10 @@ def parse_args(argv=None):
     p.add_argument('--warmup', type=int, default=1, help='untimed calls per variant first')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory measurements')
+    p.add_argument('--cast-cache', action='store_true',
+                   help="inference under autocast with torch's weight-cast cache on (the default "
+                        "of torch.autocast; the zoo's inference turns it off: "
+                        'zoo.runner.precision.autocast)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None, help='write the results as JSON to this file')
     args = p.parse_args(argv)
@@ -137,7 +142,7 @@ def recipe_variants(name: str, args) -> dict:
 
     def infer_fn(p):
         def run():
-            with torch.no_grad(), autocast('cpu', enabled=p['bf16']):
+            with torch.no_grad(), autocast('cpu', enabled=p['bf16'], cache_enabled=args.cast_cache):
                 data = p['model'].data_preprocessor(p['infer'](), False)
                 return p['model'](**data, mode='predict')
         return run

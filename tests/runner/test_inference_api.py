@@ -171,7 +171,8 @@ def test_amp_runs_the_model_under_bfloat16_autocast_on_the_cpu(files):
     seen = []
 
     def look(module, args):
-        seen.append((torch.is_autocast_enabled('cpu'), torch.get_autocast_dtype('cpu')))
+        seen.append((torch.is_autocast_enabled('cpu'), torch.get_autocast_dtype('cpu'),
+                     torch.is_autocast_cache_enabled()))
         raise _Seen
 
     for amp, expected in ((True, (True, torch.bfloat16)), (False, (False, None))):
@@ -180,7 +181,9 @@ def test_amp_runs_the_model_under_bfloat16_autocast_on_the_cpu(files):
         with pytest.raises(_Seen):
             detector(files['paths'][0])
         assert seen[-1][0] == expected[0] and (not amp or seen[-1][1] == expected[1])
-    assert not torch.is_autocast_enabled('cpu')
+        if amp:  # no bfloat16 copy of every weight kept to the end of the forward pass
+            assert seen[-1][2] is False
+    assert not torch.is_autocast_enabled('cpu') and torch.is_autocast_cache_enabled()
 
 
 def test_amp_none_follows_the_configs_amp(files):

@@ -189,8 +189,9 @@ class Detector:
     def _autocast(self):
         if not self.amp:
             return contextlib.nullcontext()
+        from zoo.runner.precision import autocast
         kind = 'cuda' if self.device.startswith('cuda') else 'cpu'
-        return torch.autocast(kind, dtype=torch.float16 if kind == 'cuda' else torch.bfloat16)
+        return autocast(kind, cache_enabled=False)  # no second copy of the weights
 
     def _detect(self, images: list[InputImage]) -> list[Detections]:
         data = [self._prepare(image) for image in images]

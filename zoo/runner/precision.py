@@ -36,11 +36,18 @@ def autocast_dtype(device_type: str) -> torch.dtype:
     raise ValueError(f"mixed precision: device type must be 'cpu' or 'cuda', got {device_type!r}")
 
 
-def autocast(device_type: str, enabled: bool = True) -> torch.autocast:
-    """``torch.autocast(device_type, dtype=autocast_dtype(device_type), enabled=enabled)``:
-    the mixed-precision region the zoo uses for training, testing and inference."""
+def autocast(device_type: str, enabled: bool = True, cache_enabled: bool = True) -> torch.autocast:
+    """``torch.autocast(device_type, dtype=autocast_dtype(device_type), enabled=enabled,
+    cache_enabled=cache_enabled)``: the mixed-precision region the zoo uses for training,
+    testing and inference.
+
+    ``cache_enabled=False`` for inference: autocast otherwise keeps the low-precision copy of
+    every weight it casts (leaf tensors that require grad) until the region ends, so a forward
+    pass holds a second, half-size copy of the whole network at its end (about 270 MB for
+    VGG16). Each weight is used once per forward, so not caching costs no time; in training
+    the cache saves casting each weight again for the backward pass."""
     return torch.autocast(device_type=device_type, dtype=autocast_dtype(device_type),
-                          enabled=enabled)
+                          enabled=enabled, cache_enabled=cache_enabled)
 
 
 def apply_amp(cfg: Config, flag: bool = False) -> bool:
