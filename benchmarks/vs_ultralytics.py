@@ -1,15 +1,19 @@
 """The zoo's one-stage recipes against Ultralytics' YOLOv8n, trained from scratch on BCCD for the
 same wall-clock budgets on the same CPU, scored by the zoo's own COCO evaluation.
 
-For each budget (default 5, 15 and 60 minutes), one after the other, each run alone:
+For each budget (default 5, 15 and 60 minutes), one after the other, each run alone (or, with
+``--concurrent``, the two systems' chains side by side, each pinned to a core of its own):
 
 1. Ultralytics: ``YOLO('yolov8n.yaml').train(data=<BCCD in YOLO layout>, time=<budget in hours>,
    pretrained=False, device='cpu', imgsz=..., batch=..., workers=..., val=False)``; its
    ``last.pt`` then predicts every BCCD val image (``conf=0.001``, ``max_det=100``; boxes in
    original-image pixels);
-2. the zoo: ``zoo train configs/yolo/<recipe>.py --time-budget <budget>`` for each recipe, on
-   the CPU (``CUDA_VISIBLE_DEVICES=``), then ``zoo test`` of its last checkpoint with the score
-   threshold lowered to the same 0.001 and at most 100 detections per image.
+2. the zoo: ``zoo train configs/yolo/<recipe>.py --time-budget <budget> --fit-schedule`` for
+   each recipe, on the CPU (``CUDA_VISIBLE_DEVICES=``): the number of epochs and the cosine
+   schedule are fitted to the budget after every epoch, as Ultralytics' ``time=`` does
+   (:mod:`zoo.runner.time_budget`; ``--no-fit-schedule`` cuts the configured schedule
+   instead); then ``zoo test`` of its last checkpoint with the score threshold lowered to the
+   same 0.001 and at most 100 detections per image.
 
 Every model is scored with :class:`zoo.evaluation.CocoMetric` (pycocotools) against the same
 ground truth (the zoo's ``VOCDataset`` of BCCD val): the zoo's through ``zoo test --metrics``,
@@ -21,6 +25,12 @@ normalized ``class cx cy w h``, ``data.yaml`` naming RBC, WBC, Platelets) by the
 (:func:`zoo.data.convert.convert_dataset`); ``data.yaml``'s ``path`` is made absolute, because
 Ultralytics resolves a relative one under its own datasets folder.
 
+Threads: Ultralytics trains on the CPU with ``os.cpu_count() - 1`` torch threads (one on a 2-core
+machine) and loads data in its main process. ``--concurrent`` therefore runs the Ultralytics
+chain and the zoo chain at the same time, each process pinned to one core
+(``os.sched_setaffinity``) with one thread (``OMP_NUM_THREADS=1``): both get the same single
+core, and a budget is then CPU-minutes of one core. It needs at least two cores.
+
 Ultralytics is not a dependency of the zoo and this script installs nothing. It runs
 Ultralytics in a subprocess, with ``--ultralytics-python`` (a separate virtual environment) or
 else with this Python; when it cannot be imported there, the script says how to install it
@@ -31,6 +41,7 @@ Usage (docs/yolo.md, "Against Ultralytics YOLOv8n")::
     python benchmarks/vs_ultralytics.py --ultralytics-python ~/venvs/ultralytics/bin/python
     python benchmarks/vs_ultralytics.py --budgets 5 --recipes yolov3_bccd --dry-run
     python benchmarks/vs_ultralytics.py --systems zoo --budgets 1 --recipes yolov3_bccd
+    python benchmarks/vs_ultralytics.py --merge DIR1 DIR2 --out-dir DIR   # one table of several
 
 Outputs in ``--out-dir`` (default ``work_dirs/vs_ultralytics``): ``results.json`` (rewritten
 atomically after every run), ``results.md`` (the table), ``curves.png`` (AP and AP50 against
@@ -43,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import os
 import platform
 import shlex
@@ -133,9 +145,15 @@ def parse_args(argv=None):
                     'all with the zoo\'s COCO evaluation on BCCD val.')
     p.add_argument('--budgets', type=float, nargs='+', default=[5.0, 15.0, 60.0],
                    metavar='MINUTES', help='training wall-clock budgets in minutes (default 5 15 60)')
-    p.add_argument('--recipes', nargs='+', default=['yolov3_bccd', 'yolov1_bccd'],
-                   help='zoo recipes: names in configs/yolo/ or config paths (default yolov3_bccd '
-                        'yolov1_bccd)')
+    p.add_argument('--recipes', nargs='+', default=['yolov3_bccd'],
+                   help='zoo recipes: names in configs/yolo/ or config paths (default yolov3_bccd)')
+    p.add_argument('--no-fit-schedule', dest='fit_schedule', action='store_false',
+                   help='train the zoo recipes\' configured schedules cut at the budget, instead of '
+                        'fitting the schedule to the budget (zoo train --fit-schedule)')
+    p.add_argument('--concurrent', action='store_true',
+                   help='run the Ultralytics chain and the zoo chain at the same time, each pinned '
+                        'to a core of its own with one thread (needs 2 cores; budgets are then '
+                        'CPU-minutes of one core)')
     p.add_argument('--systems', nargs='+', choices=['ultralytics', 'zoo'],
                    default=['ultralytics', 'zoo'], help='which side(s) to run (default both)')
     p.add_argument('--out-dir', default=os.path.join('work_dirs', 'vs_ultralytics'))
@@ -155,6 +173,10 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--dry-run', action='store_true',
                    help='convert the data and print the plan; train nothing')
+    p.add_argument('--merge', nargs='+', metavar='DIR', default=None,
+                   help='train nothing: merge the runs of earlier --out-dir folders (their '
+                        'results.json; runs that failed are left out) into one results.json, '
+                        'results.md and curves.png in --out-dir')
     p.add_argument('--ultralytics-worker', metavar='SPEC', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     bad = [b for b in args.budgets if not b > 0]
@@ -162,7 +184,19 @@ def parse_args(argv=None):
         p.error(f'--budgets: minutes must be > 0, got {bad}')
     if not 0 <= args.conf < 1 or args.max_det < 1:
         p.error('--conf must be in [0, 1) and --max-det >= 1')
+    if args.concurrent and len(usable_cores()) < 2:
+        p.error(f'--concurrent pins each system to a core of its own; only {len(usable_cores())} '
+                'usable core(s) here')
+    if args.concurrent and len(args.systems) < 2:
+        p.error('--concurrent runs the two systems side by side; give both --systems')
     return args
+
+
+def usable_cores() -> list:
+    """The CPU cores this process may run on."""
+    if hasattr(os, 'sched_getaffinity'):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def recipe_path(name: str) -> str:
@@ -208,19 +242,25 @@ def convert_bccd(data: str, out_dir: str) -> str:
 
 
 # --- the runs ----------------------------------------------------------------------------------
-def cpu_env() -> dict:
+def cpu_env(core=None) -> dict:
+    """The environment of a run: no GPU; with ``core``, one thread."""
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    if core is not None:
+        env.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     return env
 
 
-def run_logged(cmd: list, log: str) -> tuple:
-    """Run ``cmd`` on the CPU with its output in ``log``; (return code, wall seconds)."""
+def run_logged(cmd: list, log: str, core=None) -> tuple:
+    """Run ``cmd`` on the CPU (pinned to ``core`` with one thread when given) with its output in
+    ``log``; (return code, wall seconds)."""
     os.makedirs(os.path.dirname(log), exist_ok=True)
-    print('  $ ' + shlex.join(cmd), flush=True)
+    print(('' if core is None else f'  [core {core}]') + '  $ ' + shlex.join(cmd), flush=True)
+    pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
     start = time.monotonic()
     with open(log, 'w') as f:
-        code = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=cpu_env(), cwd=ROOT).returncode
+        code = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=cpu_env(core), cwd=ROOT,
+                              preexec_fn=pin).returncode
     return code, time.monotonic() - start
 
 
@@ -232,7 +272,8 @@ def zoo_commands(config: str, minutes: float, work: str, args) -> tuple:
     data_opts = [f'{k}.dataset.data_root={data}'
                  for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     train = [sys.executable, '-c', ZOO_MAIN, 'train', config, '--work-dir', work,
-             '--time-budget', f'{minutes:g}', '--seed', str(args.seed), '--overwrite',
+             '--time-budget', f'{minutes:g}', *(['--fit-schedule'] if args.fit_schedule else []),
+             '--seed', str(args.seed), '--overwrite',
              '--cfg-options', 'train_cfg.val_interval=1000000', *data_opts]
     thresholds = [f'model.test_cfg.score_thr={args.conf}', f'model.test_cfg.max_per_img={args.max_det}']
     if 'conf_thr' in test_cfg:  # YOLOv3's objectness threshold
@@ -244,11 +285,11 @@ def zoo_commands(config: str, minutes: float, work: str, args) -> tuple:
     return train, test, metrics
 
 
-def run_zoo(config: str, minutes: float, args) -> dict:
+def run_zoo(config: str, minutes: float, args, core=None) -> dict:
     work = os.path.abspath(os.path.join(args.out_dir, 'zoo', f'{recipe_label(config)[4:]}_{minutes:g}min'))
     train, test, metrics_file = zoo_commands(config, minutes, work, args)
     out = dict(system=recipe_label(config), budget_min=minutes, work_dir=work)
-    code, wall = run_logged(train, os.path.join(work + '.train.log'))
+    code, wall = run_logged(train, os.path.join(work + '.train.log'), core)
     out['train_wall_s'] = wall
     record_path = os.path.join(work, 'zoo_run.json')
     record = {}
@@ -261,11 +302,12 @@ def run_zoo(config: str, minutes: float, args) -> dict:
         return out
     stop = record.get('budget_stop') or {}
     out['stopped_at'] = {k: stop[k] for k in ('epoch', 'iter', 'elapsed_s') if k in stop} or None
+    out['schedule_fit'] = record.get('schedule_fit')
     with open(os.path.join(work, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
     out['checkpoint'] = ckpt
     test[test.index('<last checkpoint>')] = ckpt
-    code, _ = run_logged(test, work + '.test.log')
+    code, _ = run_logged(test, work + '.test.log', core)
     if code != 0:
         out['error'] = f'zoo test exited {code}; see {work}.test.log'
         return out
@@ -275,7 +317,7 @@ def run_zoo(config: str, minutes: float, args) -> dict:
     return out
 
 
-def run_ultralytics(minutes: float, data_yaml: str, python: str, args) -> dict:
+def run_ultralytics(minutes: float, data_yaml: str, python: str, args, core=None) -> dict:
     from zoo.benchmark.coco_score import score_detections, split_records
     records = split_records(os.path.abspath(args.data), CLASSES, 'val')
     project = os.path.abspath(os.path.join(args.out_dir, 'ultralytics'))
@@ -290,7 +332,7 @@ def run_ultralytics(minutes: float, data_yaml: str, python: str, args) -> dict:
     if os.path.exists(result):
         os.remove(result)
     code, wall = run_logged([python, os.path.abspath(__file__), '--ultralytics-worker', spec_path],
-                            os.path.join(project, f'{name}.log'))
+                            os.path.join(project, f'{name}.log'), core)
     out['train_wall_s'] = wall
     if code != 0 or not os.path.isfile(result):
         out['error'] = f'the Ultralytics run exited {code}; see {os.path.join(project, name)}.log'
@@ -317,8 +359,12 @@ def markdown_table(runs: list) -> str:
              '| --- | ---: | ---: | ---: | --- | ---: | ---: |']
     for r in sorted(runs, key=lambda r: (r['budget_min'], r['system'])):
         trained = None
+        fit = r.get('schedule_fit')
         if r.get('epochs_done') is not None:
             where, trained = f'epoch {r["epochs_done"]} of {r["epochs_planned"]}', r.get('train_s')
+        elif fit and not r.get('stopped_at') and not r.get('error'):
+            where = f'epoch {fit["after_epoch"]} of {fit["fitted_epochs"]} (fitted)'
+            trained = fit['mean_epoch_s'] * fit['after_epoch']
         elif r.get('stopped_at'):
             stop = r['stopped_at']
             where, trained = f'epoch {stop.get("epoch", "-")}, iter {stop["iter"]}', stop.get('elapsed_s')
@@ -369,10 +415,38 @@ def write_reports(runs: list, meta: dict, out_dir: str) -> None:
         plot_curves(runs, os.path.join(out_dir, 'curves.png'))
 
 
+def merge_results(folders: list, out_dir: str) -> list:
+    """The runs of ``folders``' results.json files, without failed ones, written together to
+    ``out_dir`` (results.json with each source's metadata under ``sources``, results.md,
+    curves.png); returns the runs. SystemExit(2) names a folder without results.json."""
+    runs, sources = [], []
+    for folder in folders:
+        path = os.path.join(folder, 'results.json')
+        if not os.path.isfile(path):
+            print(f'--merge {folder}: no results.json there', file=sys.stderr)
+            raise SystemExit(2)
+        with open(path) as f:
+            result = json.load(f)
+        kept = [r for r in result.get('runs', []) if 'error' not in r]
+        for r in result.get('runs', []):
+            if 'error' in r:
+                print(f'left out: {r["system"]} ({r["budget_min"]:g} min) from {path}: {r["error"]}')
+        runs += kept
+        sources.append(dict({k: v for k, v in result.items() if k != 'runs'}, results=os.path.abspath(path)))
+    os.makedirs(out_dir, exist_ok=True)
+    write_reports(runs, dict(sources=sources), out_dir)
+    return runs
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.ultralytics_worker:
         return ultralytics_worker(args.ultralytics_worker)
+    if args.merge:
+        runs = merge_results(args.merge, args.out_dir)
+        print(markdown_table(runs))
+        print(f'merged into {os.path.join(args.out_dir, "results.json")}, results.md, curves.png')
+        return 0
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
     recipes = [recipe_path(r) for r in args.recipes] if 'zoo' in args.systems else []
@@ -395,8 +469,9 @@ def main(argv=None) -> int:
                 ultralytics=version, data=os.path.abspath(args.data), data_yaml=data_yaml,
                 imgsz=args.imgsz, batch=args.batch, workers=args.workers, conf=args.conf,
                 max_det=args.max_det, seed=args.seed, budgets_min=args.budgets)
-    print(f'plan ({len(args.budgets) * (len(recipes) + ("ultralytics" in args.systems))} runs, '
-          'one after the other, on the CPU):')
+    print(f'plan ({len(args.budgets) * (len(recipes) + ("ultralytics" in args.systems))} runs on the '
+          'CPU, ' + ('the two systems side by side, each on a core of its own with one thread):'
+                     if args.concurrent else 'one after the other):'))
     for minutes in args.budgets:
         if 'ultralytics' in args.systems:
             print(f'  {minutes:g} min: Ultralytics YOLOv8n from scratch (yolov8n.yaml, '
@@ -408,20 +483,45 @@ def main(argv=None) -> int:
     if args.dry_run:
         print('dry run: nothing trained')
         return 0
-    runs, failed = [], 0
-    for minutes in args.budgets:
-        if 'ultralytics' in args.systems:
+    runs, lock = [], threading.Lock()
+
+    def record(result: dict) -> None:
+        with lock:
+            runs.append(result)
+            write_reports(runs, meta, args.out_dir)
+            print(f'  {result["system"]} ({result["budget_min"]:g} min): AP {_fmt(result.get("AP"))}, '
+                  f'AP50 {_fmt(result.get("AP50"))}'
+                  + (f' ({result["error"]})' if 'error' in result else ''), flush=True)
+
+    def ultralytics_chain(core=None) -> None:
+        for minutes in args.budgets:
             print(f'[{minutes:g} min] Ultralytics YOLOv8n', flush=True)
-            runs.append(run_ultralytics(minutes, data_yaml, python, args))
-            write_reports(runs, meta, args.out_dir)
-        for config in recipes:
-            print(f'[{minutes:g} min] {recipe_label(config)}', flush=True)
-            runs.append(run_zoo(config, minutes, args))
-            write_reports(runs, meta, args.out_dir)
-        for r in runs[-(len(recipes) + ('ultralytics' in args.systems)):]:
-            failed += 'error' in r
-            print(f'  {r["system"]}: AP {_fmt(r.get("AP"))}, AP50 {_fmt(r.get("AP50"))}'
-                  + (f' ({r["error"]})' if 'error' in r else ''))
+            record(run_ultralytics(minutes, data_yaml, python, args, core))
+
+    def zoo_chain(core=None) -> None:
+        for minutes in args.budgets:
+            for config in recipes:
+                print(f'[{minutes:g} min] {recipe_label(config)}', flush=True)
+                record(run_zoo(config, minutes, args, core))
+
+    if args.concurrent:
+        cores = usable_cores()
+        meta['concurrent'] = dict(ultralytics_core=cores[0], zoo_core=cores[1], threads=1)
+        threads = [threading.Thread(target=ultralytics_chain, args=(cores[0],)),
+                   threading.Thread(target=zoo_chain, args=(cores[1],))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    else:
+        for minutes in args.budgets:  # budget by budget, each run alone
+            if 'ultralytics' in args.systems:
+                print(f'[{minutes:g} min] Ultralytics YOLOv8n', flush=True)
+                record(run_ultralytics(minutes, data_yaml, python, args))
+            for config in recipes:
+                print(f'[{minutes:g} min] {recipe_label(config)}', flush=True)
+                record(run_zoo(config, minutes, args))
+    failed = sum('error' in r for r in runs)
     print(markdown_table(runs))
     print(f'results in {os.path.join(args.out_dir, "results.json")}, results.md, curves.png')
     return 1 if failed else 0

@@ -84,8 +84,13 @@ def test_dry_run_plans_without_training(converted, capsys):
                           '--recipes', 'yolov3_bccd', '--systems', 'zoo']) == 0
     text = capsys.readouterr().out
     assert 'plan (2 runs' in text and 'dry run: nothing trained' in text
-    assert '--time-budget 5 ' in text and '--time-budget 15 ' in text
+    assert '--time-budget 5 --fit-schedule ' in text and '--time-budget 15 --fit-schedule ' in text
+    assert 'one after the other' in text
     assert not os.path.exists(out / 'zoo')
+    assert _bench().main(['--dry-run', '--out-dir', str(out), '--budgets', '5', '--systems', 'zoo',
+                          '--no-fit-schedule']) == 0
+    text = capsys.readouterr().out
+    assert '--time-budget 5 --seed' in text and '--fit-schedule' not in text
 
 
 def test_missing_ultralytics_exits_2_with_install_advice(tmp_path, capsys):
@@ -101,7 +106,8 @@ def test_missing_ultralytics_exits_2_with_install_advice(tmp_path, capsys):
 
 def test_bad_arguments_exit_2(tmp_path):
     bench = _bench()
-    for argv in (['--budgets', '0'], ['--recipes', 'no_such_recipe', '--systems', 'zoo']):
+    for argv in (['--budgets', '0'], ['--recipes', 'no_such_recipe', '--systems', 'zoo'],
+                 ['--concurrent', '--systems', 'zoo']):
         with pytest.raises(SystemExit) as info:
             bench.main(argv + ['--out-dir', str(tmp_path)])
         assert info.value.code == 2
@@ -112,11 +118,38 @@ def test_markdown_table():
                  stopped_at=dict(epoch=4, iter=100, elapsed_s=306), train_wall_s=330),
             dict(system='Ultralytics YOLOv8n', budget_min=5.0, AP=0.25, AP50=0.6,
                  epochs_done=7, epochs_planned=7, train_s=299, train_wall_s=320),
-            dict(system='zoo yolov1_bccd', budget_min=5.0, error='zoo train exited 1')]
+            dict(system='zoo yolov1_bccd', budget_min=5.0, error='zoo train exited 1'),
+            dict(system='zoo yolov3_mosaic_bccd', budget_min=5.0, AP=0.4, AP50=0.8, stopped_at=None,
+                 schedule_fit=dict(configured_epochs=12, fitted_epochs=17, mean_epoch_s=17.0,
+                                   after_epoch=17), train_wall_s=300)]
     assert _bench().markdown_table(runs).splitlines()[2:] == [
         '| Ultralytics YOLOv8n | 5 | 25.0 | 60.0 | epoch 7 of 7 | 5.0 | 5.3 |',
         '| zoo yolov1_bccd | 5 | - | - | zoo train exited 1 | - | 0.0 |',
-        '| zoo yolov3_bccd | 5 | 32.1 | 70.1 | epoch 4, iter 100 | 5.1 | 5.5 |']
+        '| zoo yolov3_bccd | 5 | 32.1 | 70.1 | epoch 4, iter 100 | 5.1 | 5.5 |',
+        '| zoo yolov3_mosaic_bccd | 5 | 40.0 | 80.0 | epoch 17 of 17 (fitted) | 4.8 | 5.0 |']
+
+
+def test_merge_joins_earlier_runs_and_leaves_out_the_failed(tmp_path, capsys):
+    import json
+    bench = _bench()
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    bench.write_reports([dict(system='Ultralytics YOLOv8n', budget_min=5.0, AP=0.3, AP50=0.5,
+                              epochs_done=3, epochs_planned=3, train_s=300, train_wall_s=310),
+                         dict(system='zoo yolov3_bccd', budget_min=60.0, error='zoo train exited -15')],
+                        dict(machine='m'), str(a))
+    bench.write_reports([dict(system='zoo yolov3_bccd', budget_min=5.0, AP=0.5, AP50=0.9,
+                              stopped_at=dict(epoch=2, iter=50, elapsed_s=300), train_wall_s=300)],
+                        dict(machine='m'), str(b))
+    assert bench.main(['--merge', str(a), str(b), '--out-dir', str(tmp_path / 'all')]) == 0
+    assert 'left out: zoo yolov3_bccd (60 min)' in capsys.readouterr().out
+    merged = json.loads((tmp_path / 'all' / 'results.json').read_text())
+    assert [(r['system'], r['budget_min']) for r in merged['runs']] == [
+        ('Ultralytics YOLOv8n', 5.0), ('zoo yolov3_bccd', 5.0)]
+    assert [s['results'] for s in merged['sources']] == [str(a / 'results.json'), str(b / 'results.json')]
+    assert (tmp_path / 'all' / 'curves.png').stat().st_size > 0
+    with pytest.raises(SystemExit) as info:
+        bench.main(['--merge', str(tmp_path / 'nothing'), '--out-dir', str(tmp_path / 'x')])
+    assert info.value.code == 2
 
 
 def test_worker_without_ultralytics_exits_2(tmp_path, capsys):
