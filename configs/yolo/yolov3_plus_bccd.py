@@ -13,22 +13,9 @@
 # Testing is as in yolov3_bccd.py (416 x 312, one scale), and so are the anchors (fitted at the
 # test scale: `zoo anchors` scales boxes by the training pipeline's first Resize, and this one
 # has none, so fit anchors on yolov3_bccd.py).
-_base_ = ['./yolov3_bccd.py']
+_base_ = ['./yolov3_mosaic_bccd.py']  # yolov3_bccd.py trained on mosaics cropped back
 model = dict(
     data_preprocessor=dict(batch_augments=[
         dict(type='BatchSyncRandomResize', random_size_range=(320, 608), interval=10,
              size_divisor=32)]),
     bbox_head=dict(rescore=True, loss_bbox=dict(type='CIoULoss', loss_weight=1.0)))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Mosaic', img_scale=(416, 416), center_ratio_range=(0.5, 1.5), prob=1.0,
-         pad_val=114, min_bbox_size=1),
-    dict(type='RandomAffine', scaling_ratio_range=(0.5, 1.5), max_translate_ratio=0.1,
-         border=(-208, -208), pad_val=114, min_bbox_size=2, min_area_ratio=0.1),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='SanitizeBoxes', min_size=1),
-    dict(type='PackDetInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
