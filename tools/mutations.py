@@ -512,6 +512,10 @@ MUTATIONS = [
              '& (area > self.min_area_ratio * full)', '',
              ('tests/yolo/test_random_affine.py',), 'RandomAffine keeps boxes of which almost '
              'nothing is left in the crop'),
+    Mutation('eval_keeps_cast_cache', 'zoo/runner/build.py',
+             "custom_hooks.append(dict(type='InferenceCastCacheHook'))", 'pass',
+             ('tests/runner/test_amp_cli.py',), 'validation and zoo test --amp keep a bfloat16 copy '
+             'of every weight to the end of each forward'),
     Mutation('budget_no_own_checkpoint', BUDGET,
              'if not os.path.isfile(path):',
              'if False:',

@@ -18,10 +18,22 @@ cpu_only = pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path (b
 
 
 @cpu_only
-def test_train_and_test_with_amp_on_the_cpu(tiny_config, tmp_path, capsys):
+def test_train_and_test_with_amp_on_the_cpu(tiny_config, tmp_path, capsys, monkeypatch):
+    from zoo.detectors.base import BaseDetector
+    seen = []  # (training, autocast on, weight-cast cache on) at each feature extraction
+    extract = BaseDetector.extract_feat
+
+    def spy(self, inputs):
+        seen.append((self.training, torch.is_autocast_enabled('cpu'), torch.is_autocast_cache_enabled()))
+        return extract(self, inputs)
+    monkeypatch.setattr(BaseDetector, 'extract_feat', spy)
     cfg = tiny_config(extra="model['test_cfg']['rcnn'] = dict(score_thr=0.0)\n")
     work = tmp_path / 'w'
     assert main(['train', cfg, '--work-dir', str(work), '--amp']) == 0
+    # training keeps autocast's cache (the backward pass reuses the casts); validation has none
+    assert {s for s in seen if s[0]} == {(True, True, True)}
+    assert {s for s in seen if not s[0]} == {(False, True, False)}
+    assert torch.is_autocast_cache_enabled()  # restored after validation
     assert 'training finished' in capsys.readouterr().out
     dumped = Config.fromfile(glob.glob(str(work / '*/vis_data/config.py'))[0])  # what ran
     assert dumped.optim_wrapper.type == 'AutocastOptimWrapper' and dumped.val_cfg.fp16 is True
@@ -29,7 +41,9 @@ def test_train_and_test_with_amp_on_the_cpu(tiny_config, tmp_path, capsys):
     losses = [json.loads(line)['loss'] for line in open(scalars) if '"loss"' in line]
     assert len(losses) == 2 and all(0 < v < 100 for v in losses)  # two finite training steps
     results = tmp_path / 'r.json'
+    seen.clear()
     assert main(['test', cfg, str(work / 'epoch_1.pth'), '--amp', '--out', str(results)]) == 0
+    assert seen and set(seen) == {(False, True, False)} and torch.is_autocast_cache_enabled()
     dets = json.loads(results.read_text())
     assert dets and all(0 < d['score'] <= 1 for d in dets)
 

@@ -19,13 +19,13 @@ import registry
 from registry import ConfigError
 from zoo.detectors.builder import build_detector
 
-from . import (alternating_loop, amp_optim_wrapper, checkpoint, checkpoint_hook, hooks,  # noqa: F401
-               identity, nonfinite, time_budget)
+from . import (alternating_loop, amp_optim_wrapper, cast_cache, checkpoint,  # noqa: F401
+               checkpoint_hook, hooks, identity, nonfinite, time_budget)
 from .precision import apply_amp
 from .tensorboard import check_tensorboard
 
-# alternating_loop, amp_optim_wrapper, checkpoint_hook, hooks, identity, nonfinite and
-# time_budget register parts when imported
+# alternating_loop, amp_optim_wrapper, cast_cache, checkpoint_hook, hooks, identity, nonfinite
+# and time_budget register parts when imported
 
 _RUNNER_KEYS = (
     'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',
@@ -96,8 +96,10 @@ def build_runner(cfg: Config) -> Runner:
     cfg.randomness = randomness
     set_random_seed(randomness['seed'], deterministic=randomness.get('deterministic', False))
     model = build_detector(copy.deepcopy(cfg.model))
-    apply_amp(cfg)  # `amp = True` (or --amp): autocast in training, validation and test
+    amp = apply_amp(cfg)  # `amp = True` (or --amp): autocast in training, validation and test
     custom_hooks = list(cfg.get('custom_hooks') or [])
+    if amp and not any(h.get('type') == 'InferenceCastCacheHook' for h in custom_hooks):
+        custom_hooks.append(dict(type='InferenceCastCacheHook'))  # no weight-cast cache there
     if not any(h.get('type') == 'EpochSeedHook' for h in custom_hooks):
         custom_hooks.append(dict(type='EpochSeedHook', seed=randomness['seed']))
     for guard in ('NonFiniteGuardHook', 'CheckpointIdentityHook'):  # always: docs/guarantees.md
