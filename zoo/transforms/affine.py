@@ -14,13 +14,7 @@ from torchvision.transforms.v2 import functional as F
 from registry import TRANSFORMS
 
 from ..structures.boxes import clip_boxes
-
-
-def _number_pair(value, name: str) -> tuple[float, float]:
-    if (isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2
-            or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)):
-        raise ValueError(f'RandomAffine: `{name}` must be two numbers, got {value!r}')
-    return float(value[0]), float(value[1])
+from .arguments import fill_value, number_pair
 
 
 @TRANSFORMS.register_module()
@@ -73,7 +67,7 @@ class RandomAffine:
                  max_translate_ratio: float = 0.1, border: Sequence[int] = (0, 0),
                  pad_val=114, min_bbox_size: float = 2, min_area_ratio: float = 0.1,
                  max_aspect_ratio: float = 20):
-        lo, hi = _number_pair(scaling_ratio_range, 'scaling_ratio_range')
+        lo, hi = number_pair('RandomAffine', 'scaling_ratio_range', scaling_ratio_range)
         if not 0 < lo <= hi:
             raise ValueError(f'RandomAffine: `scaling_ratio_range` must be (low, high) with '
                              f'0 < low <= high, got {scaling_ratio_range!r}')
@@ -83,18 +77,12 @@ class RandomAffine:
             raise ValueError(f'RandomAffine: `max_translate_ratio` must be in [0, 0.5], got '
                              f'{max_translate_ratio!r}')
         self.max_translate_ratio = float(max_translate_ratio)
-        bx, by = _number_pair(border, 'border')
+        bx, by = number_pair('RandomAffine', 'border', border)
         if bx != int(bx) or by != int(by):
             raise ValueError(f'RandomAffine: `border` must be whole pixels (bx, by), got {border!r}')
         self.border = (int(bx), int(by))
-        values = [pad_val] if isinstance(pad_val, Real) else pad_val
-        if (isinstance(values, (str, bytes)) or not isinstance(values, Sequence)
-                or len(values) not in (1, 3)
-                or not all(isinstance(v, Real) and 0 <= v <= 255 for v in values)):
-            raise ValueError(f'RandomAffine: `pad_val` must be a number in 0..255 or three of '
-                             f'them (R, G, B), got {pad_val!r}')
+        self._fill = fill_value('RandomAffine', pad_val)
         self.pad_val = pad_val
-        self._fill = torch.tensor([round(float(v)) for v in values], dtype=torch.uint8)
         for name, value, ok in (('min_bbox_size', min_bbox_size, lambda v: v >= 0),
                                 ('min_area_ratio', min_area_ratio, lambda v: 0 <= v < 1),
                                 ('max_aspect_ratio', max_aspect_ratio, lambda v: v > 1)):

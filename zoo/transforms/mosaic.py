@@ -12,17 +12,10 @@ from torchvision.transforms.v2 import functional as F
 
 from registry import TRANSFORMS
 
+from .arguments import fill_value, number_pair
+
 #: the four tiles, in the order of the images: the sample itself, then the three drawn ones
 POSITIONS = ('top_left', 'top_right', 'bottom_left', 'bottom_right')
-
-
-def _pair(value, name: str, positive: bool = True) -> tuple[float, float]:
-    if (isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2
-            or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
-            or (positive and not all(v > 0 for v in value))):
-        raise ValueError(f'Mosaic: `{name}` must be two {"positive " if positive else ""}'
-                          f'numbers, got {value!r}')
-    return float(value[0]), float(value[1])
 
 
 @TRANSFORMS.register_module()
@@ -85,11 +78,11 @@ class Mosaic:
     def __init__(self, img_scale: Sequence[int] = (640, 640),
                  center_ratio_range: Sequence[float] = (0.5, 1.5), prob: float = 1.0,
                  pad_val=114, min_bbox_size: float = 1):
-        w, h = _pair(img_scale, 'img_scale')
+        w, h = number_pair('Mosaic', 'img_scale', img_scale, positive=True)
         if w != int(w) or h != int(h):
             raise ValueError(f'Mosaic: `img_scale` must be whole pixels (w, h), got {img_scale!r}')
         self.img_scale = (int(w), int(h))
-        lo, hi = _pair(center_ratio_range, 'center_ratio_range', positive=False)
+        lo, hi = number_pair('Mosaic', 'center_ratio_range', center_ratio_range)
         if not 0 <= lo <= hi <= 2:
             raise ValueError(f'Mosaic: `center_ratio_range` must be (low, high) with '
                               f'0 <= low <= high <= 2 (the centre inside the canvas), got '
@@ -98,14 +91,8 @@ class Mosaic:
         if isinstance(prob, bool) or not isinstance(prob, Real) or not 0 <= prob <= 1:
             raise ValueError(f'Mosaic: `prob` must be in [0, 1], got {prob!r}')
         self.prob = float(prob)
-        values = [pad_val] if isinstance(pad_val, Real) else pad_val
-        if (isinstance(values, (str, bytes)) or not isinstance(values, Sequence)
-                or len(values) not in (1, 3)
-                or not all(isinstance(v, Real) and 0 <= v <= 255 for v in values)):
-            raise ValueError(f'Mosaic: `pad_val` must be a number in 0..255 or three of them '
-                              f'(R, G, B), got {pad_val!r}')
+        self._fill = fill_value('Mosaic', pad_val)
         self.pad_val = pad_val
-        self._fill = torch.tensor([round(float(v)) for v in values], dtype=torch.uint8)
         if isinstance(min_bbox_size, bool) or not isinstance(min_bbox_size, Real) \
                 or min_bbox_size < 0:
             raise ValueError(f'Mosaic: `min_bbox_size` must be a number >= 0 (pixels), got '
