@@ -508,6 +508,20 @@ MUTATIONS = [
              'self.first_epoch + int(self.minutes * 60.0 // mean)',
              'self.first_epoch + int(self.minutes * 60.0 // mean) + 1',
              BUDGET_TESTS, '--fit-schedule plans one epoch more than the budget holds'),
+    Mutation('pipeline_switch_keeps_old_workers', 'zoo/runner/pipeline_switch.py',
+             'torch_loader._iterator = None', 'pass',
+             ('tests/runner/test_pipeline_switch.py',), 'PipelineSwitchHook replaces the '
+             "pipeline in the main process only: persistent workers go on with the mosaic"),
+    Mutation('pipeline_switch_from_configured_end', 'zoo/runner/pipeline_switch.py',
+             'return runner.train_loop.max_epochs - self.num_last_epochs',
+             'return runner.cfg.train_cfg.max_epochs - self.num_last_epochs',
+             ('tests/runner/test_pipeline_switch.py',), 'num_last_epochs counted from the '
+             'configured end, not from the end --fit-schedule refitted'),
+    Mutation('config_check_without_runner_hooks', 'zoo/cli/config_cmd.py',
+             "    import zoo.runner.build  # noqa: F401  (registers the zoo's hooks, e.g. "
+             'PipelineSwitchHook)\n', '', ('tests/runner/test_pipeline_switch.py',),
+             "zoo config refuses a recipe with PipelineSwitchHook: the hook is registered only once "
+             'the runner is imported'),
     Mutation('affine_keeps_mostly_cut_boxes', 'zoo/transforms/affine.py',
              '& (area > self.min_area_ratio * full)', '',
              ('tests/yolo/test_random_affine.py',), 'RandomAffine keeps boxes of which almost '

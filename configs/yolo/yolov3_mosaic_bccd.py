@@ -1,23 +1,12 @@
 # YOLOv3 on BCCD (configs/yolo/yolov3_bccd.py: model, anchors, losses, schedule) trained on mosaics
-# cropped back to the test scale: Mosaic (YOLOv4, Bochkovskiy et al. 2020, section 3.3) puts four
-# images, each fitted into 416 x 416, into an 832 x 832 canvas; RandomAffine (mmdet's and
-# Ultralytics' crop after the mosaic, border -208) scales it by 0.5..1.5 about its centre, moves
-# it by up to 10 % and keeps the 416 x 416 middle, so objects are at their test scale on average
-# (YOLOv5's and YOLOX's pipeline, without rotation and shear). Only the training pipeline
-# differs from yolov3_bccd.py (the anchors too: fit them on yolov3_bccd.py, since `zoo anchors`
-# scales boxes by the training pipeline's first Resize and this one has none); it is the recipe
-# for long schedules, e.g. with
+# cropped back to the test scale (configs/_base_/datasets/bccd_416_mosaic.py): Mosaic (YOLOv4,
+# Bochkovskiy et al. 2020, section 3.3) puts four images, each fitted into 416 x 416, into an
+# 832 x 832 canvas; RandomAffine (mmdet's and Ultralytics' crop after the mosaic, border -208)
+# scales it by 0.5..1.5 about its centre, moves it by up to 10 % and keeps the 416 x 416 middle,
+# so objects are at their test scale on average (YOLOv5's and YOLOX's pipeline, without rotation
+# and shear). Only the training pipeline differs from yolov3_bccd.py (the anchors too: fit them
+# on yolov3_bccd.py, since `zoo anchors` scales boxes by the training pipeline's first Resize
+# and this one has none); it is the recipe for long schedules, e.g. with
 #     zoo train configs/yolo/yolov3_mosaic_bccd.py --time-budget 60 --fit-schedule
-_base_ = ['./yolov3_bccd.py']
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Mosaic', img_scale=(416, 416), center_ratio_range=(0.5, 1.5), prob=1.0,
-         pad_val=114, min_bbox_size=1),
-    dict(type='RandomAffine', scaling_ratio_range=(0.5, 1.5), max_translate_ratio=0.1,
-         border=(-208, -208), pad_val=114, min_bbox_size=2, min_area_ratio=0.1),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='SanitizeBoxes', min_size=1),
-    dict(type='PackDetInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+_base_ = ['./yolov3_bccd.py', '../_base_/datasets/bccd_416_mosaic.py']
+train_dataloader = dict(dataset=dict(pipeline={{_base_.mosaic_train_pipeline}}))

@@ -36,6 +36,7 @@ def add_parsers(sub, common) -> None:
 
 
 def run(args) -> int:
+    import zoo.runner.build  # noqa: F401  (registers the zoo's hooks, e.g. PipelineSwitchHook)
     from registry import ConfigError, validate_types
     from zoo.config import load_config
 

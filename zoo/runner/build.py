@@ -20,12 +20,12 @@ from registry import ConfigError
 from zoo.detectors.builder import build_detector
 
 from . import (alternating_loop, amp_optim_wrapper, cast_cache, checkpoint,  # noqa: F401
-               checkpoint_hook, hooks, identity, nonfinite, time_budget)
+               checkpoint_hook, hooks, identity, nonfinite, pipeline_switch, time_budget)
 from .precision import apply_amp
 from .tensorboard import check_tensorboard
 
-# alternating_loop, amp_optim_wrapper, cast_cache, checkpoint_hook, hooks, identity, nonfinite
-# and time_budget register parts when imported
+# alternating_loop, amp_optim_wrapper, cast_cache, checkpoint_hook, hooks, identity, nonfinite,
+# pipeline_switch and time_budget register parts when imported
 
 _RUNNER_KEYS = (
     'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',

@@ -123,19 +123,19 @@ class _StoppableLoader:
     each batch has been trained on); every other attribute is the wrapped loader's."""
 
     def __init__(self, loader, hook: 'TimeBudgetHook'):
-        self._loader, self._hook = loader, hook
+        self.wrapped_loader, self._hook = loader, hook
 
     def __iter__(self):
-        for batch in self._loader:
+        for batch in self.wrapped_loader:
             yield batch
             if self._hook.spent:
                 return
 
     def __len__(self) -> int:
-        return len(self._loader)
+        return len(self.wrapped_loader)
 
     def __getattr__(self, name):
-        return getattr(self._loader, name)
+        return getattr(self.wrapped_loader, name)
 
 
 @HOOKS.register_module()
