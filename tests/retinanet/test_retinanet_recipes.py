@@ -20,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RECIPES = sorted(glob.glob(os.path.join(ROOT, 'configs/retinanet/*.py')))
 CPU = os.path.join(ROOT, 'configs/retinanet/retinanet_darknet_tiny_fpn_bccd.py')
 R50 = os.path.join(ROOT, 'configs/retinanet/retinanet_r50_fpn_bccd.py')
+MOSAIC = os.path.join(ROOT, 'configs/retinanet/retinanet_darknet_tiny_fpn_mosaic_bccd.py')
 
 
 def test_the_recipes_are_here():
@@ -132,3 +133,47 @@ def test_a_typed_nms_in_the_test_settings_passes_the_config_check(nms):
     cfg.merge_from_dict({'model.test_cfg.nms.type': nms})
     registry.validate_types(cfg.to_dict())
     assert build_detector(cfg.model).bbox_head.test_cfg['nms'] == dict(type=nms, iou_threshold=0.5)
+
+
+def test_mosaic_recipe_is_the_cpu_recipe_with_mosaic_switched_off_at_the_end():
+    """The long-schedule recipe: the CPU recipe's model with the GIoU box loss, its test data,
+    the mosaic pipeline of configs/yolo/yolov3_mosaic_bccd.py, the plain pipeline for the last
+    10 epochs, bfloat16."""
+    import zoo.runner.build  # noqa: F401  (registers PipelineSwitchHook, as zoo train does)
+    base, cfg = Config.fromfile(CPU), Config.fromfile(MOSAIC)
+    yolo_mosaic = Config.fromfile(os.path.join(ROOT, 'configs/yolo/yolov3_mosaic_bccd.py'))
+    registry.discover()
+    registry.validate_types(cfg.to_dict())
+    assert cfg.model.bbox_head.loss_bbox == dict(type='GIoULoss', loss_weight=2.0)
+    assert build_detector(cfg.model).bbox_head.decoded_bbox_loss  # on decoded boxes
+    cfg.model.bbox_head.loss_bbox = base.model.bbox_head.loss_bbox
+    assert cfg.model == base.model and cfg.test_dataloader == base.test_dataloader
+    assert cfg.train_dataloader.dataset.pipeline == yolo_mosaic.train_dataloader.dataset.pipeline
+    assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline][1:3] == ['Mosaic',
+                                                                               'RandomAffine']
+    switch, = [h for h in cfg.custom_hooks if h['type'] == 'PipelineSwitchHook']
+    assert switch['num_last_epochs'] == 10
+    assert switch['switch_pipeline'] == base.train_dataloader.dataset.pipeline
+    assert cfg.amp is True and not base.get('amp', False)
+
+
+def test_mosaic_recipe_trains_two_epochs_the_last_without_mosaic(tmp_path, capsys, monkeypatch):
+    from zoo.transforms import Mosaic
+    calls = []
+    mosaic = Mosaic.__call__
+
+    def spy(self, results):
+        calls.append(1)
+        return mosaic(self, results)
+    monkeypatch.setattr(Mosaic, '__call__', spy)
+    work = tmp_path / 'work'
+    tiny = [o for o in TINY if 'train_dataloader.dataset.pipeline' not in o
+            and 'max_epochs' not in o]
+    assert main(['train', MOSAIC, '--work-dir', str(work), '--cfg-options', *tiny,
+                 'train_cfg.max_epochs=2', 'train_dataloader.dataset.pipeline.1.img_scale=(80,80)',
+                 'train_dataloader.dataset.pipeline.2.border=(-40,-40)',
+                 'custom_hooks.0.num_last_epochs=1',
+                 'custom_hooks.0.switch_pipeline.1.scale=(160,120)']) == 0
+    assert len(calls) == 2  # the first epoch's two images; the second epoch had no mosaic
+    logs = ''.join(open(p).read() for p in work.glob('*/*.log'))
+    assert 'PipelineSwitchHook: epoch 2 of 2 onwards' in logs
