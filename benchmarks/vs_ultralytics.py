@@ -288,7 +288,7 @@ def zoo_commands(config: str, minutes: float, work: str, args) -> tuple:
 def run_zoo(config: str, minutes: float, args, core=None) -> dict:
     work = os.path.abspath(os.path.join(args.out_dir, 'zoo', f'{recipe_label(config)[4:]}_{minutes:g}min'))
     train, test, metrics_file = zoo_commands(config, minutes, work, args)
-    out = dict(system=recipe_label(config), budget_min=minutes, work_dir=work)
+    out = dict(system=recipe_label(config), budget_min=minutes, seed=args.seed, work_dir=work)
     code, wall = run_logged(train, os.path.join(work + '.train.log'), core)
     out['train_wall_s'] = wall
     record_path = os.path.join(work, 'zoo_run.json')
@@ -328,7 +328,8 @@ def run_ultralytics(minutes: float, data_yaml: str, python: str, args, core=None
                 max_det=args.max_det, images=[r['img_path'] for r in records], out=result)
     spec_path = os.path.join(project, f'{name}.spec.json')
     _write_json(spec_path, spec)
-    out = dict(system='Ultralytics YOLOv8n', budget_min=minutes, work_dir=os.path.join(project, name))
+    out = dict(system='Ultralytics YOLOv8n', budget_min=minutes, seed=args.seed,
+               work_dir=os.path.join(project, name))
     if os.path.exists(result):
         os.remove(result)
     code, wall = run_logged([python, os.path.abspath(__file__), '--ultralytics-worker', spec_path],
@@ -354,10 +355,10 @@ def _fmt(v) -> str:
 def markdown_table(runs: list) -> str:
     """The results as a markdown table (AP and AP50 in percent; "trained" is the training
     time each system measured, "wall" the whole training process with start-up and its final
-    validation)."""
-    lines = ['| system | budget (min) | AP | AP50 | stopped at | trained (min) | wall (min) |',
-             '| --- | ---: | ---: | ---: | --- | ---: | ---: |']
-    for r in sorted(runs, key=lambda r: (r['budget_min'], r['system'])):
+    validation), one row per run, by budget, system and seed."""
+    lines = ['| system | budget (min) | seed | AP | AP50 | stopped at | trained (min) | wall (min) |',
+             '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |']
+    for r in sorted(runs, key=lambda r: (r['budget_min'], r['system'], r.get('seed', 0))):
         trained = None
         fit = r.get('schedule_fit')
         if r.get('epochs_done') is not None:
@@ -371,24 +372,39 @@ def markdown_table(runs: list) -> str:
         else:
             where = r.get('error') or r.get('state') or '-'
         trained = '-' if trained is None else f'{trained / 60:.1f}'
-        lines.append(f'| {r["system"]} | {r["budget_min"]:g} | {_fmt(r.get("AP"))} | '
+        lines.append(f'| {r["system"]} | {r["budget_min"]:g} | {r.get("seed", "-")} | {_fmt(r.get("AP"))} | '
                      f'{_fmt(r.get("AP50"))} | {where} | {trained} | '
                      f'{r.get("train_wall_s", 0) / 60:.1f} |')
     return '\n'.join(lines) + '\n'
 
 
+def curve_points(runs: list, system: str, key: str) -> list:
+    """``[(budget, mean, low, high, n), ...]`` by budget: ``key`` (``'AP'`` or ``'AP50'``) in
+    percent over the runs of ``system`` at that budget (one per seed) that have it; ``low`` and
+    ``high`` the smallest and largest of them."""
+    by_budget = {}
+    for r in runs:
+        if r['system'] == system and r.get(key) is not None:
+            by_budget.setdefault(r['budget_min'], []).append(100 * r[key])
+    return [(b, sum(v) / len(v), min(v), max(v), len(v)) for b, v in sorted(by_budget.items())]
+
+
 def plot_curves(runs: list, path: str) -> None:
-    """AP and AP50 against the budget, one curve per system (PNG)."""
+    """AP and AP50 against the budget, one curve per system (PNG): the mean over seeds, with a
+    bar from the lowest to the highest seed where a budget has several."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in zip(axes, ('AP', 'AP50')):
         for system in sorted({r['system'] for r in runs}):
-            pts = sorted((r['budget_min'], 100 * r[key]) for r in runs
-                         if r['system'] == system and r.get(key) is not None)
+            pts = curve_points(runs, system, key)
             if pts:
-                ax.plot(*zip(*pts), marker='o', label=system)
+                b, mean, lo, hi, n = zip(*pts)
+                seeds = f' (mean of {max(n)} seeds at {", ".join(f"{x:g}" for x, k in zip(b, n) if k > 1)} min)' \
+                    if max(n) > 1 else ''
+                ax.errorbar(b, mean, yerr=[[m - l for m, l in zip(mean, lo)], [h - m for m, h in zip(mean, hi)]],
+                            marker='o', capsize=3, label=system + seeds)
         ax.set_xlabel('training budget (CPU wall-clock minutes)')
         ax.set_ylabel(f'COCO {key} (%) on BCCD val')
         ax.set_xscale('log')
@@ -396,7 +412,7 @@ def plot_curves(runs: list, path: str) -> None:
         ax.set_xticks(budgets, [f'{b:g}' for b in budgets])
         ax.minorticks_off()
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize='small')
     fig.tight_layout()
     tmp = path + '.tmp.png'
     fig.savefig(tmp, dpi=120)
@@ -427,7 +443,9 @@ def merge_results(folders: list, out_dir: str) -> list:
             raise SystemExit(2)
         with open(path) as f:
             result = json.load(f)
-        kept = [r for r in result.get('runs', []) if 'error' not in r]
+        # runs recorded before the seed was kept per run: the seed of their invocation
+        kept = [dict(r, seed=r.get('seed', result.get('seed', 0)))
+                for r in result.get('runs', []) if 'error' not in r]
         for r in result.get('runs', []):
             if 'error' in r:
                 print(f'left out: {r["system"]} ({r["budget_min"]:g} min) from {path}: {r["error"]}')

@@ -558,4 +558,29 @@ MUTATIONS = [
              "det = detections.get(r['img_path']) or {}",
              VS_ULTRA_TESTS, 'outside detections looked up by image path instead of file stem: '
                              'none is scored'),
+    Mutation('curve_first_seed_only', 'benchmarks/vs_ultralytics.py',
+             'return [(b, sum(v) / len(v), min(v), max(v), len(v))',
+             'return [(b, v[0], min(v), max(v), len(v))',
+             VS_ULTRA_TESTS, "the curves show one seed's result instead of the mean over seeds"),
+    Mutation('retina_mosaic_paper_anchors', 'configs/retinanet/retinanet_darknet_tiny_fpn_mosaic_bccd.py',
+             'scales=[2.5, 2.5 * 2 ** (1 / 3), 2.5 * 2 ** (2 / 3)]',
+             'scales=[3.0, 3.0 * 2 ** (1 / 3), 3.0 * 2 ** (2 / 3)]',
+             ('tests/retinanet/test_retinanet_recipes.py',), 'the long RetinaNet recipe with anchors '
+                                                              'a fifth larger than the fitted ones'),
+    # --- ATSS ---------------------------------------------------------------------------------
+    Mutation('atss_threshold_mean_only', 'plugins/assigners/atss_assigner.py',
+             'thr = mean + var.sqrt()', 'thr = mean',
+             ('tests/plugins/test_atss_assigner.py',), "ATSS's threshold without the standard deviation"),
+    Mutation('atss_centre_rule_dropped', 'plugins/assigners/atss_assigner.py',
+             'keep = (cand_iou >= thr) & inside & cand_valid', 'keep = (cand_iou >= thr) & cand_valid',
+             ('tests/plugins/test_atss_assigner.py',), 'a candidate whose centre lies outside the box kept'),
+    Mutation('atss_one_level', 'plugins/heads/retina_head.py',
+             'extra = dict(num_level_priors=list(num_level_priors))',
+             'extra = dict(num_level_priors=[sum(num_level_priors)])',
+             ('tests/plugins/test_atss_assigner.py',), 'RetinaHead hands ATSS all levels as one: the '
+                                                        'k nearest anchors of the whole pyramid'),
+    Mutation('atss_first_gt_not_best', 'plugins/assigners/atss_assigner.py',
+             'best_iou, best_gt = pos_iou.max(dim=0)', 'best_iou, best_gt = pos_iou.flip(0).max(dim=0)',
+             ('tests/plugins/test_atss_assigner.py',), 'a shared anchor goes to the wrong gt box (the last; '
+                                                        'indices off)'),
 ]

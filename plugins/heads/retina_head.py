@@ -249,7 +249,8 @@ class RetinaHead(nn.Module):
         cls_scores, bbox_preds = self(feats)
         return self.loss_by_feat(cls_scores, bbox_preds, data_samples)
 
-    def get_targets(self, priors: Tensor, data_samples: list):
+    def get_targets(self, priors: Tensor, data_samples: list,
+                    num_level_priors: Optional[Sequence[int]] = None):
         """Assign every anchor of every image (no sampling).
 
         Args:
@@ -257,6 +258,8 @@ class RetinaHead(nn.Module):
                 padded batch).
             data_samples: per image ``gt_instances`` (bboxes (M, 4) xyxy input-tensor pixels,
                 labels (M,), optional ``ignore_flags``).
+            num_level_priors: anchors per level, in the order of ``priors``; passed on to an
+                assigner that declares ``needs_level_priors`` (``ATSSAssigner``).
 
         Returns:
             ``(labels, weights, pos_gt)``: int64 (B, N) class of each anchor, C for background
@@ -265,10 +268,16 @@ class RetinaHead(nn.Module):
             positive).
         """
         C = self.num_classes
+        extra = {}
+        if getattr(self.assigner, 'needs_level_priors', False):
+            if num_level_priors is None:
+                raise ValueError(f'{type(self.assigner).__name__} needs the anchors per level: '
+                                 'pass num_level_priors to RetinaHead.get_targets')
+            extra = dict(num_level_priors=list(num_level_priors))
         labels, weights, pos_gt = [], [], []
         for sample in data_samples:
             gt_bboxes, gt_labels, gt_ignore = gt_of(sample)
-            res = self.assigner.assign(priors, gt_bboxes, gt_labels, gt_ignore)
+            res = self.assigner.assign(priors, gt_bboxes, gt_labels, gt_ignore, **extra)
             pos = res.gt_inds > 0
             labels.append(torch.where(pos, res.labels, C))
             weights.append((res.gt_inds >= 0).to(priors.dtype))
@@ -289,9 +298,9 @@ class RetinaHead(nn.Module):
             cls_scores, bbox_preds: the output of :meth:`forward`.
             data_samples: per image ``gt_instances`` in input-tensor pixels.
         """
-        logits, deltas, priors, _ = self._flatten(cls_scores, bbox_preds)
+        logits, deltas, priors, counts = self._flatten(cls_scores, bbox_preds)
         C = self.num_classes
-        labels, weights, pos_gt = self.get_targets(priors, data_samples)
+        labels, weights, pos_gt = self.get_targets(priors, data_samples, counts)
         pos = labels < C                                                     # (B, N)
         num_pos = pos.sum().to(logits.dtype).clamp(min=1.0)
         loss_cls = self.loss_cls(logits.reshape(-1, C), labels.reshape(-1), weight=weights.reshape(-1),

@@ -122,11 +122,26 @@ def test_markdown_table():
             dict(system='zoo yolov3_mosaic_bccd', budget_min=5.0, AP=0.4, AP50=0.8, stopped_at=None,
                  schedule_fit=dict(configured_epochs=12, fitted_epochs=17, mean_epoch_s=17.0,
                                    after_epoch=17), train_wall_s=300)]
+    runs[0]['seed'] = 1
+    runs.append(dict(runs[0], seed=0, AP=0.3))
     assert _bench().markdown_table(runs).splitlines()[2:] == [
-        '| Ultralytics YOLOv8n | 5 | 25.0 | 60.0 | epoch 7 of 7 | 5.0 | 5.3 |',
-        '| zoo yolov1_bccd | 5 | - | - | zoo train exited 1 | - | 0.0 |',
-        '| zoo yolov3_bccd | 5 | 32.1 | 70.1 | epoch 4, iter 100 | 5.1 | 5.5 |',
-        '| zoo yolov3_mosaic_bccd | 5 | 40.0 | 80.0 | epoch 17 of 17 (fitted) | 4.8 | 5.0 |']
+        '| Ultralytics YOLOv8n | 5 | - | 25.0 | 60.0 | epoch 7 of 7 | 5.0 | 5.3 |',
+        '| zoo yolov1_bccd | 5 | - | - | - | zoo train exited 1 | - | 0.0 |',
+        '| zoo yolov3_bccd | 5 | 0 | 30.0 | 70.1 | epoch 4, iter 100 | 5.1 | 5.5 |',
+        '| zoo yolov3_bccd | 5 | 1 | 32.1 | 70.1 | epoch 4, iter 100 | 5.1 | 5.5 |',
+        '| zoo yolov3_mosaic_bccd | 5 | - | 40.0 | 80.0 | epoch 17 of 17 (fitted) | 4.8 | 5.0 |']
+
+
+def test_curve_points_average_the_seeds_of_a_budget():
+    runs = [dict(system='a', budget_min=60.0, seed=0, AP=0.605, AP50=0.9),
+            dict(system='a', budget_min=60.0, seed=1, AP=0.595, AP50=0.92),
+            dict(system='a', budget_min=5.0, seed=0, AP=0.5, AP50=0.8),
+            dict(system='a', budget_min=15.0, seed=0, error='x'),
+            dict(system='b', budget_min=60.0, seed=0, AP=0.1, AP50=0.2)]
+    pts = _bench().curve_points(runs, 'a', 'AP')
+    assert [(b, n) for b, _, _, _, n in pts] == [(5.0, 1), (60.0, 2)]
+    assert pts[0][1:4] == pytest.approx((50.0, 50.0, 50.0))
+    assert pts[1][1:4] == pytest.approx((60.0, 59.5, 60.5))
 
 
 def test_merge_joins_earlier_runs_and_leaves_out_the_failed(tmp_path, capsys):
@@ -139,12 +154,14 @@ def test_merge_joins_earlier_runs_and_leaves_out_the_failed(tmp_path, capsys):
                         dict(machine='m'), str(a))
     bench.write_reports([dict(system='zoo yolov3_bccd', budget_min=5.0, AP=0.5, AP50=0.9,
                               stopped_at=dict(epoch=2, iter=50, elapsed_s=300), train_wall_s=300)],
-                        dict(machine='m'), str(b))
+                        dict(machine='m', seed=3), str(b))
     assert bench.main(['--merge', str(a), str(b), '--out-dir', str(tmp_path / 'all')]) == 0
     assert 'left out: zoo yolov3_bccd (60 min)' in capsys.readouterr().out
     merged = json.loads((tmp_path / 'all' / 'results.json').read_text())
     assert [(r['system'], r['budget_min']) for r in merged['runs']] == [
         ('Ultralytics YOLOv8n', 5.0), ('zoo yolov3_bccd', 5.0)]
+    # a run without its own seed takes its invocation's (b: 3; a: none recorded, 0)
+    assert [r['seed'] for r in merged['runs']] == [0, 3]
     assert [s['results'] for s in merged['sources']] == [str(a / 'results.json'), str(b / 'results.json')]
     assert (tmp_path / 'all' / 'curves.png').stat().st_size > 0
     with pytest.raises(SystemExit) as info:

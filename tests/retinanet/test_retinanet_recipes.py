@@ -12,6 +12,7 @@ import torch
 from mmengine.config import Config
 
 import registry
+import zoo.runner.build  # noqa: F401  (registers the runner's hooks, as zoo train does)
 from zoo.cli.main import main
 from zoo.datasets import VOCDataset
 from zoo.detectors.builder import build_detector
@@ -136,10 +137,10 @@ def test_a_typed_nms_in_the_test_settings_passes_the_config_check(nms):
 
 
 def test_mosaic_recipe_is_the_cpu_recipe_with_mosaic_switched_off_at_the_end():
-    """The long-schedule recipe: the CPU recipe's model with the GIoU box loss, its test data,
+    """The long-schedule recipe: the CPU recipe's model with anchors fitted to BCCD and the GIoU
+    box loss, its test data,
     the mosaic pipeline of configs/yolo/yolov3_mosaic_bccd.py, the plain pipeline for the last
     10 epochs, bfloat16."""
-    import zoo.runner.build  # noqa: F401  (registers PipelineSwitchHook, as zoo train does)
     base, cfg = Config.fromfile(CPU), Config.fromfile(MOSAIC)
     yolo_mosaic = Config.fromfile(os.path.join(ROOT, 'configs/yolo/yolov3_mosaic_bccd.py'))
     registry.discover()
@@ -147,6 +148,8 @@ def test_mosaic_recipe_is_the_cpu_recipe_with_mosaic_switched_off_at_the_end():
     assert cfg.model.bbox_head.loss_bbox == dict(type='GIoULoss', loss_weight=2.0)
     assert build_detector(cfg.model).bbox_head.decoded_bbox_loss  # on decoded boxes
     cfg.model.bbox_head.loss_bbox = base.model.bbox_head.loss_bbox
+    assert cfg.model.bbox_head.anchor_generator.scales == pytest.approx([2.5 * 2 ** (i / 3) for i in range(3)])
+    cfg.model.bbox_head.anchor_generator = base.model.bbox_head.anchor_generator
     assert cfg.model == base.model and cfg.test_dataloader == base.test_dataloader
     assert cfg.train_dataloader.dataset.pipeline == yolo_mosaic.train_dataloader.dataset.pipeline
     assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline][1:3] == ['Mosaic',
@@ -177,3 +180,22 @@ def test_mosaic_recipe_trains_two_epochs_the_last_without_mosaic(tmp_path, capsy
     assert len(calls) == 2  # the first epoch's two images; the second epoch had no mosaic
     logs = ''.join(open(p).read() for p in work.glob('*/*.log'))
     assert 'PipelineSwitchHook: epoch 2 of 2 onwards' in logs
+
+
+def test_mosaic_recipe_anchors_fit_every_bccd_box():
+    """BCCD's training boxes at the recipes' 416-px scale (platelets from 14 px, red cells about
+    66, white cells up to 160) against each recipe's anchors, by shape IoU (centres aligned): the
+    paper's anchors (smallest 32 px at stride 8, 22 x 45 at ratio 2) leave 43 of the 2804 boxes
+    without any anchor of IoU 0.5 and 19 below RetinaNet's negative threshold 0.4; the fitted
+    octave scales (2.5 x 2^(i/3): from 20 px) give every box at least 0.6."""
+    from zoo.anchors.boxes import box_sizes_from_config
+    from zoo.anchors.config import config_anchor_shapes
+    from zoo.anchors.kmeans import wh_iou
+    registry.discover()
+    wh, _ = box_sizes_from_config(Config.fromfile(CPU))   # Resize to 416 in the plain pipeline
+    assert len(wh) == 2804
+    (_, _, paper), = config_anchor_shapes(Config.fromfile(CPU))
+    (_, _, fitted), = config_anchor_shapes(Config.fromfile(MOSAIC))
+    best_paper, best_fitted = wh_iou(wh, paper).max(1), wh_iou(wh, fitted).max(1)
+    assert ((best_paper < 0.5).sum(), (best_paper < 0.4).sum()) == (43, 19)
+    assert best_fitted.min() > 0.6
