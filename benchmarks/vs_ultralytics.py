@@ -395,15 +395,18 @@ def plot_curves(runs: list, path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     for ax, key in zip(axes, ('AP', 'AP50')):
         for system in sorted({r['system'] for r in runs}):
             pts = curve_points(runs, system, key)
             if pts:
                 b, mean, lo, hi, n = zip(*pts)
-                seeds = f' (mean of {max(n)} seeds at {", ".join(f"{x:g}" for x, k in zip(b, n) if k > 1)} min)' \
-                    if max(n) > 1 else ''
-                ax.errorbar(b, mean, yerr=[[m - l for m, l in zip(mean, lo)], [h - m for m, h in zip(mean, hi)]],
+                several = ', '.join(f'{x:g}' for x, k in zip(b, n) if k > 1)
+                seeds = (f' (mean of {max(n)} seeds at {several} min, bar: lowest to highest)'
+                         if max(n) > 1 else '')
+                below = [m - low for m, low in zip(mean, lo)]
+                above = [high - m for m, high in zip(mean, hi)]
+                ax.errorbar(b, mean, yerr=[below, above],
                             marker='o', capsize=3, label=system + seeds)
         ax.set_xlabel('training budget (CPU wall-clock minutes)')
         ax.set_ylabel(f'COCO {key} (%) on BCCD val')
@@ -412,8 +415,9 @@ def plot_curves(runs: list, path: str) -> None:
         ax.set_xticks(budgets, [f'{b:g}' for b in budgets])
         ax.minorticks_off()
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize='small')
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='lower center', ncol=2, fontsize='small')
+    fig.tight_layout(rect=(0, 0.06 * ((len(labels) + 1) // 2), 1, 1))
     tmp = path + '.tmp.png'
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
