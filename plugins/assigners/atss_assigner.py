@@ -74,7 +74,9 @@ class ATSSAssigner:
             gt_bboxes: (M, 4) xyxy pixels, same frame as ``priors``.
             gt_labels: int64 (M,) classes ``0 .. C-1``.
             gt_bboxes_ignore: (K, 4) ignore regions or None.
-            num_level_priors: anchors on each level, summing to N (None: one level).
+            num_level_priors: anchors on each level, summing to N (``[N]`` for one level);
+                required: candidates are chosen per level, so a head that does not pass the
+                counts would silently turn ATSS into a single-level rule.
 
         Returns:
             :class:`AssignResult`: ``gt_inds`` (N,) -1 ignored / 0 negative / i + 1 gt box i,
@@ -83,7 +85,7 @@ class ATSSAssigner:
 
         Raises:
             ValueError: a box tensor not (n, 4), ``gt_labels`` not (M,), or
-                ``num_level_priors`` not summing to N.
+                ``num_level_priors`` missing or not summing to N.
         """
         _check_boxes(priors, 'priors')
         _check_boxes(gt_bboxes, 'gt_bboxes')
@@ -91,7 +93,11 @@ class ATSSAssigner:
         if not isinstance(gt_labels, Tensor) or gt_labels.shape != (m,):
             shape = tuple(gt_labels.shape) if isinstance(gt_labels, Tensor) else type(gt_labels)
             raise ValueError(f'ATSSAssigner.assign: gt_labels must be ({m},), one per gt box, got {shape}')
-        levels = [n] if num_level_priors is None else [int(c) for c in num_level_priors]
+        if num_level_priors is None:
+            raise ValueError('ATSSAssigner.assign needs num_level_priors (the anchors on each pyramid '
+                             'level, in the order of priors); only RetinaHead passes them (an assigner '
+                             'with needs_level_priors = True); give [N] for a single level')
+        levels = [int(c) for c in num_level_priors]
         if sum(levels) != n or any(c < 0 for c in levels):
             raise ValueError(f'ATSSAssigner.assign: num_level_priors {levels} must be non-negative '
                              f'and sum to the {n} priors')

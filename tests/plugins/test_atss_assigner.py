@@ -58,19 +58,19 @@ def test_a_candidate_whose_centre_is_outside_the_box_is_not_positive():
                 [40., 40., 50., 50.]])          # IoU 0
     # topk 1: the single candidate's threshold is its own IoU (std 0), so only the centre rule
     # can refuse it.
-    res = ATSSAssigner(topk=1).assign(priors[[0, 2]], gt, T([0]))
+    res = ATSSAssigner(topk=1).assign(priors[[0, 2]], gt, T([0]), num_level_priors=[2])
     assert res.gt_inds.tolist() == [0, 0]
-    res = ATSSAssigner(topk=1).assign(priors[[1, 2]], gt, T([0]))
+    res = ATSSAssigner(topk=1).assign(priors[[1, 2]], gt, T([0]), num_level_priors=[2])
     assert res.gt_inds.tolist() == [1, 0]
 
 
 def test_an_anchor_positive_for_two_boxes_goes_to_the_higher_iou():
     gts = T([[0., 0., 10., 10.], [2., 2., 12., 12.]])
     priors = T([[1., 1., 11., 11.]])             # IoU 81/119 with gt 0, 81/119 with gt 1: tie
-    res = ATSSAssigner(topk=1).assign(priors, gts, T([0, 1]))
+    res = ATSSAssigner(topk=1).assign(priors, gts, T([0, 1]), num_level_priors=[1])
     assert res.gt_inds.tolist() == [1]           # the first on a tie
     priors = T([[1.5, 1.5, 11.5, 11.5]])         # closer to gt 1
-    res = ATSSAssigner(topk=1).assign(priors, gts, T([0, 1]))
+    res = ATSSAssigner(topk=1).assign(priors, gts, T([0, 1]), num_level_priors=[1])
     assert res.gt_inds.tolist() == [2] and res.labels.tolist() == [1]
 
 
@@ -82,7 +82,7 @@ def test_ignore_regions_and_empty_inputs():
     empty = ATSSAssigner().assign(PRIORS, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long),
                                   num_level_priors=LEVELS)
     assert empty.gt_inds.tolist() == [0] * 6 and empty.labels.tolist() == [-1] * 6
-    none = ATSSAssigner().assign(torch.zeros(0, 4), GT, T([1]))
+    none = ATSSAssigner().assign(torch.zeros(0, 4), GT, T([1]), num_level_priors=[0])
     assert none.gt_inds.shape == (0,)
 
 
@@ -95,6 +95,8 @@ def test_bad_arguments(kwargs, word):
 def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match='num_level_priors'):
         ATSSAssigner().assign(PRIORS, GT, T([0]), num_level_priors=[4, 1])
+    with pytest.raises(ValueError, match='num_level_priors'):
+        ATSSAssigner().assign(PRIORS, GT, T([0]))       # required: no silent single level
     with pytest.raises(ValueError, match='gt_labels'):
         ATSSAssigner().assign(PRIORS, GT, T([0, 1]))
     with pytest.raises(ValueError, match='priors'):
@@ -118,7 +120,7 @@ def test_retina_head_passes_the_anchors_per_level():
     want = ATSSAssigner(topk=2).assign(priors, s.gt_instances.bboxes, T([1]), num_level_priors=counts)
     assert (labels[0] < 3).tolist() == (want.gt_inds > 0).tolist() and (want.gt_inds > 0).sum() >= 1
     # As one level the candidates would differ: the per-level counts reach the assigner.
-    one = ATSSAssigner(topk=2).assign(priors, s.gt_instances.bboxes, T([1]))
+    one = ATSSAssigner(topk=2).assign(priors, s.gt_instances.bboxes, T([1]), num_level_priors=[20])
     assert one.gt_inds.tolist() != want.gt_inds.tolist()
     losses = head.loss(feats, [s])
     assert all(torch.isfinite(v) for v in losses.values())
