@@ -583,4 +583,23 @@ MUTATIONS = [
              'best_iou, best_gt = pos_iou.max(dim=0)', 'best_iou, best_gt = pos_iou.flip(0).max(dim=0)',
              ('tests/plugins/test_atss_assigner.py',), 'a shared anchor goes to the wrong gt box (the last; '
                                                         'indices off)'),
+    # --- inference weights cast once ---------------------------------------------------------
+    Mutation('lowp_cast_float32_region_layers', 'zoo/inference/low_precision_weights.py',
+             'if name not in low or name in full:', 'if name not in low:',
+             ('tests/precision/test_low_precision_weights.py',), 'a layer that also runs in a float32 '
+                                                                  'region gets bfloat16 weights'),
+    Mutation('lowp_cast_unrun_layers', 'zoo/inference/low_precision_weights.py',
+             'low[name] = dtype\n', 'low.update({n: dtype for n in layers})\n',
+             ('tests/precision/test_low_precision_weights.py',), 'layers whose forward never ran (a '
+                                                                  'folded convolution) cast too'),
+    Mutation('lowp_cast_on_failure', 'zoo/inference/low_precision_weights.py',
+             '    try:\n        yield report\n    finally:\n        for h in handles:\n'
+             '            h.remove()\n',
+             '    try:\n        yield report\n    except BaseException:\n        pass\n    finally:\n'
+             '        for h in handles:\n            h.remove()\n',
+             ('tests/precision/test_low_precision_weights.py',), 'a failed pass still casts (and its '
+                                                                  'error is swallowed)'),
+    Mutation('detector_casts_nothing', 'zoo/inference/detector.py',
+             'with cast_autocast_weights(self.model):', 'with contextlib.nullcontext():',
+             ('tests/runner/test_inference_api.py',), 'Detector(amp=True) casts the weights on every call'),
 ]

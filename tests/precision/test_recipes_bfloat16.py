@@ -13,11 +13,14 @@ import os
 import pytest
 import torch
 from mmengine.config import Config
+from torch import nn
 
 import registry
 from zoo.api import nms_per_image
 from zoo.datasets import VOCDataset
 from zoo.detectors.builder import build_detector
+from zoo.inference.low_precision_weights import cast_autocast_weights
+from zoo.runner.precision import autocast
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPES = sorted(p for p in glob.glob(os.path.join(ROOT, 'configs/faster_rcnn/*.py'))
@@ -134,3 +137,44 @@ def test_box_coders_losses_and_nms_under_autocast_are_their_float32_selves():
     want = nms_per_image(boxes.float(), scores.float(), labels, img_idx, metas, 2, 0.05, 0.0, 0.5, 100)[0]
     assert got.bboxes.dtype == torch.float32 and len(got.bboxes) > 0
     assert torch.equal(got.bboxes, want.bboxes) and torch.equal(got.scores, want.scores)
+
+
+def _predict(model, data):
+    with torch.no_grad(), autocast('cpu', cache_enabled=False):
+        return model(**data, mode='predict')
+
+
+def _outputs(samples) -> list:
+    out = []
+    for s in samples:
+        out += [s.pred_instances.bboxes, s.pred_instances.scores, s.pred_instances.labels]
+    return out
+
+
+@pytest.mark.parametrize('path', [pytest.param(p, id=os.path.basename(p), marks=(
+    () if os.path.basename(p) in DEFAULT else pytest.mark.slow)) for p in RECIPES])
+def test_recipe_predicts_the_same_bits_with_weights_cast_once(path, batch):
+    torch.manual_seed(0)
+    cfg = _small(Config.fromfile(path))
+    model = build_detector(cfg.model).eval()
+    data = model.data_preprocessor(batch, False)
+    per_call = _outputs(_predict(model, data))
+    with cast_autocast_weights(model) as report:
+        first = _outputs(_predict(model, data))
+    again = _outputs(_predict(model, data))
+    assert report['dtype'] == torch.bfloat16 and report['cast'] and not report['kept']
+    for a, b, c in zip(per_call, first, again, strict=True):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    assert len(per_call[0]) > 0
+    layers = dict(model.named_modules())
+    for name in report['cast']:
+        assert layers[name].weight.dtype == torch.bfloat16
+        assert not layers[name].weight.requires_grad
+    # nearly all the weights of the convolution and linear layers: the ones left are those of
+    # layers whose weights a head concatenates into one product (the RPN's cls and reg layers)
+    plain = {n: m.weight.numel() for n, m in layers.items() if type(m) in (nn.Conv2d, nn.Linear)}
+    assert set(report['cast']) <= set(plain)
+    assert sum(plain[n] for n in report['cast']) > 0.9 * sum(plain.values())
+    # norm layers are not touched: autocast runs them in float32
+    assert all(p.dtype == torch.float32 for m in layers.values()
+               if isinstance(m, (nn.GroupNorm, nn.BatchNorm2d)) for p in m.parameters())

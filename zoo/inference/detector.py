@@ -65,11 +65,15 @@ class Detector:
         device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
         amp: run the model under ``torch.autocast`` (bfloat16 on the CPU, float16 on CUDA);
             the outputs are float32 either way. ``None`` (default): the config's ``amp``
-            (``zoo test`` does the same), else float32.
+            (``zoo test`` does the same), else float32. With ``amp``, the first call keeps the
+            convolution and linear weights that autocast casts in its low precision from then
+            on (the same detections bit for bit, faster, half the bytes for those weights;
+            :mod:`zoo.inference.low_precision_weights`), so ``model`` is for inference only.
         batch_size: images per forward pass. Images of one batch are padded to a common size
-            (the data preprocessor's), so with a ``batch_size`` above 1 and images of different
-            sizes, scores may differ in the last digits from batch 1 (as in mmdet and
-            ``zoo test``); batch 1 (the default) gives exactly ``zoo test``'s detections.
+            (the data preprocessor's), so with a ``batch_size`` above 1 scores and boxes may
+            differ in the last digits from batch 1 (padding, and channels-last convolutions
+            that round a batch differently; as in mmdet and ``zoo test``); batch 1 (the
+            default) gives exactly ``zoo test``'s detections.
         score_thr: keep detections scoring at least this (default 0: all the model returns
             after its own ``test_cfg`` threshold and NMS).
         channel_order: ``'rgb'`` (default) or ``'bgr'`` (OpenCV's ``cv2.imread``): the channel
@@ -123,6 +127,7 @@ class Detector:
         self.num_proposals = int(num_proposals)
         self.class_names = class_names(self.cfg)
         self.model = load_model(self.cfg, self.checkpoint, device)
+        self._weights_cast = False
         steps = test_pipeline(self.cfg)
         self.pipeline = registry.build('transform', dict(type='Compose', transforms=steps),
                                        key='test_dataloader.dataset.pipeline')
@@ -193,13 +198,27 @@ class Detector:
         kind = 'cuda' if self.device.startswith('cuda') else 'cpu'
         return autocast(kind, cache_enabled=False)  # no second copy of the weights
 
+    @contextlib.contextmanager
+    def _cast_weights_once(self):
+        """On the first call under autocast that succeeds: keep the layers' weights in
+        autocast's dtype from then on (:func:`~zoo.inference.low_precision_weights.
+        cast_autocast_weights`; the same outputs bit for bit, without casting every weight for
+        every image)."""
+        if not self.amp or self._weights_cast:
+            yield
+            return
+        from .low_precision_weights import cast_autocast_weights
+        with cast_autocast_weights(self.model):
+            yield
+        self._weights_cast = True
+
     def _detect(self, images: list[InputImage]) -> list[Detections]:
         data = [self._prepare(image) for image in images]
         with torch.no_grad():
             batch = self.model.data_preprocessor(
                 dict(inputs=[d['inputs'] for d in data],
                      data_samples=[d['data_samples'] for d in data]), False)
-            with self._autocast():
+            with self._autocast(), self._cast_weights_once():
                 samples = self.model(**batch, mode='predict')
         out = []
         for image, sample in zip(images, samples, strict=True):
