@@ -7,21 +7,29 @@ order reversed every other repetition, medians reported; :mod:`zoo.benchmark.tim
 
 * ``fp32``: as the recipe runs today in float32 (NCHW unless the recipe sets channels-last);
 * ``bf16``: under ``torch.autocast('cpu', dtype=torch.bfloat16)`` (what ``--amp`` does on the CPU),
-  with training through ``AutocastOptimWrapper``; inference with autocast's weight-cast cache
-  off, as ``zoo.Detector`` runs it (``--cast-cache`` turns it on, torch's default);
-* ``fp32+cl`` and ``bf16+cl``: the same in channels-last.
+  with training through ``AutocastOptimWrapper``; inference as ``zoo.Detector`` runs it: autocast's
+  weight-cast cache off, and the layers' weights kept in bfloat16 after a first, untimed call
+  (:mod:`zoo.inference.low_precision_weights`; the same outputs bit for bit);
+  ``--cast-cache`` turns the cache on (torch's default);
+* ``fp32+cl`` and ``bf16+cl``: the same in channels-last; ``fp32+nchw`` and ``bf16+nchw`` (asked
+  for by name) in NCHW, for a recipe that sets channels-last; ``bf16+percall`` (asked for by
+  name): ``bf16`` with the weights cast on every inference call instead of once.
 
 Measured per variant: inference at batch 1 (``mode='predict'``, no gradient), a training step
 (forward, backward, SGD step with lr 0, so that every timed step sees the same weights) at
 ``--train-batch`` images, and the peak memory of each: the largest total of live tensor bytes
 the call adds, from ``torch.profiler``'s memory events (tensors only, not the allocator's cache
 or the interpreter; :func:`zoo.benchmark.timing.peak_memory_bytes`). The images are real BCCD
-test images through the recipe's own test pipeline (its input size).
+test images through the recipe's own test pipeline (its input size). The weights are random
+(seeded) unless ``--checkpoint RECIPE=FILE`` loads trained ones: a random model's proposals are
+spread differently (the RPN's NMS keeps far more boxes), so the time of the parts after the
+backbone is the trained model's only with its checkpoint.
 
 Usage (see docs/performance.md)::
 
     python benchmarks/precision.py --out precision.json
     python benchmarks/precision.py --recipes zf --repeats 1 --warmup 0   # a quick check
+    python benchmarks/precision.py --recipes zf --checkpoint zf=work_dirs/zf_bccd/epoch_9.pth
 
 Prints a markdown table; writes JSON with ``--out``. Exit status 0, or 2 for bad arguments.
 """
@@ -48,6 +56,9 @@ RECIPES = {'zf': 'configs/faster_rcnn/faster_rcnn_zf_bccd.py',
            'r50_fpn': 'configs/faster_rcnn/faster_rcnn_r50_fpn_bccd.py',
            'yolov3': 'configs/yolo/yolov3_bccd.py'}
 VARIANTS = ('fp32', 'bf16', 'fp32+cl', 'bf16+cl')
+#: more variants that can be asked for: NCHW even when the recipe sets channels-last, and
+#: bfloat16 inference casting the weights on every call
+EXTRA_VARIANTS = ('fp32+nchw', 'bf16+nchw', 'bf16+percall')
 CLASSES = ('RBC', 'WBC', 'Platelets')
 
 
@@ -56,7 +67,8 @@ def parse_args(argv=None):
                                             'the BCCD recipes in float32, bfloat16 autocast and '
                                             'channels-last, interleaved in one process.')
     p.add_argument('--recipes', nargs='+', choices=sorted(RECIPES), default=list(RECIPES))
-    p.add_argument('--variants', nargs='+', choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument('--variants', nargs='+', choices=VARIANTS + EXTRA_VARIANTS,
+                   default=list(VARIANTS))
     p.add_argument('--images', type=int, default=4, help='BCCD test images cycled through (>= 1)')
     p.add_argument('--train-batch', type=int, default=1, help='images per training step; 0 skips')
     p.add_argument('--repeats', type=int, default=5, help='timed calls per variant')
@@ -67,6 +79,8 @@ def parse_args(argv=None):
                    help="inference under autocast with torch's weight-cast cache on (the default "
                         "of torch.autocast; the zoo's inference turns it off: "
                         'zoo.runner.precision.autocast)')
+    p.add_argument('--checkpoint', action='append', default=[], metavar='RECIPE=FILE',
+                   help='trained weights for a recipe (repeatable), e.g. zf=work_dirs/zf_bccd/epoch_9.pth')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None, help='write the results as JSON to this file')
     args = p.parse_args(argv)
@@ -74,6 +88,15 @@ def parse_args(argv=None):
         p.error('--repeats and --images must be >= 1, --warmup and --train-batch >= 0')
     if args.train_batch > args.images:
         p.error(f'--train-batch {args.train_batch} is more than --images {args.images}')
+    checkpoints = {}
+    for item in args.checkpoint:
+        name, sep, path = item.partition('=')
+        if not sep or name not in RECIPES or not path:
+            p.error(f'--checkpoint {item!r}: expected RECIPE=FILE with RECIPE one of {sorted(RECIPES)}')
+        if not os.path.isfile(path):
+            p.error(f'--checkpoint {item!r}: no file {path!r}')
+        checkpoints[name] = path
+    args.checkpoint = checkpoints
     return args
 
 
@@ -99,8 +122,9 @@ def cycle(items: list, batch: int):
     return nxt
 
 
-def build_models(cfg, seed: int) -> dict:
-    """``{False: NCHW model, True: channels-last model}`` with the same weights."""
+def build_models(cfg, seed: int, checkpoint=None) -> dict:
+    """``{False: NCHW model, True: channels-last model}`` with the same weights: random
+    (``seed``), or the trained ones of ``checkpoint`` (a file)."""
     import copy
 
     from zoo.detectors.builder import build_detector
@@ -110,8 +134,28 @@ def build_models(cfg, seed: int) -> dict:
         model_cfg.channels_last = cl
         torch.manual_seed(seed)
         models[cl] = build_detector(model_cfg)
+    if checkpoint:
+        from zoo.checkpoint import load_checkpoint_file
+        state = load_checkpoint_file(checkpoint)
+        models[False].load_state_dict(state.get('state_dict', state))
     models[True].load_state_dict(models[False].state_dict())
     return models
+
+
+def inference_copy(model, data_fn, bf16: bool, per_call_casts: bool):
+    """The model inference runs on: ``model`` itself, or for bfloat16 (unless
+    ``per_call_casts``) a copy whose layers keep bfloat16 weights after one call, as
+    ``zoo.Detector`` does (:func:`zoo.inference.low_precision_weights.cast_autocast_weights`)."""
+    if not bf16 or per_call_casts:
+        return model
+    import copy
+
+    from zoo.inference.low_precision_weights import cast_autocast_weights
+    from zoo.runner.precision import autocast
+    infer = copy.deepcopy(model).eval()
+    with torch.no_grad(), autocast('cpu', cache_enabled=False), cast_autocast_weights(infer):
+        infer(**infer.data_preprocessor(data_fn(), False), mode='predict')
+    return infer
 
 
 def recipe_variants(name: str, args) -> dict:
@@ -124,33 +168,36 @@ def recipe_variants(name: str, args) -> dict:
     path = RECIPES[name]
     cfg = Config.fromfile(os.path.join(ROOT, path))
     recipe_cl = bool(cfg.model.get('channels_last', False))
-    models = build_models(cfg, args.seed)
+    models = build_models(cfg, args.seed, args.checkpoint.get(name))
     items = load_batches(cfg, args.images)
     h, w = items[0]['inputs'].shape[-2:]
     print(f'\n== {name} ({path}), input {h}x{w}, recipe channels-last: {recipe_cl} ==', flush=True)
     sgd = dict(lr=0.0, momentum=0.9, weight_decay=1e-4)  # lr 0: the same weights every step
     plan = {}
     for v in args.variants:
-        cl = v.endswith('+cl') or (v == 'fp32' and recipe_cl) or (v == 'bf16' and recipe_cl)
+        cl = v.endswith('+cl') or (v in ('fp32', 'bf16', 'bf16+percall') and recipe_cl)
         bf16 = v.startswith('bf16')
         model = models[cl]
         params = [p for p in model.parameters() if p.requires_grad]
         wrapper = (AutocastOptimWrapper(optimizer=torch.optim.SGD(params, **sgd), device='cpu') if bf16
                    else OptimWrapper(optimizer=torch.optim.SGD(params, **sgd)))
-        plan[v] = dict(model=model, bf16=bf16, wrapper=wrapper, channels_last=cl,
-                       infer=cycle(items, 1), train=cycle(items, max(args.train_batch, 1)))
+        infer = cycle(items, 1)
+        plan[v] = dict(model=model, bf16=bf16, wrapper=wrapper, channels_last=cl, infer=infer,
+                       infer_model=inference_copy(model, infer, bf16, v.endswith('+percall')),
+                       train=cycle(items, max(args.train_batch, 1)))
 
     def infer_fn(p):
         def run():
             with torch.no_grad(), autocast('cpu', enabled=p['bf16'], cache_enabled=args.cast_cache):
-                data = p['model'].data_preprocessor(p['infer'](), False)
-                return p['model'](**data, mode='predict')
+                data = p['infer_model'].data_preprocessor(p['infer'](), False)
+                return p['infer_model'](**data, mode='predict')
         return run
 
     def train_fn(p):
         return lambda: p['model'].train_step(p['train'](), p['wrapper'])  # autocasts itself
 
     result = dict(recipe=name, config=path, input_hw=[int(h), int(w)], recipe_channels_last=recipe_cl,
+                  checkpoint=args.checkpoint.get(name),
                   variants={v: dict(channels_last=plan[v]['channels_last'], bfloat16=plan[v]['bf16'])
                             for v in plan})
     phases = [('inference_batch1', infer_fn, 1, 'eval')]

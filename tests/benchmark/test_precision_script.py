@@ -30,24 +30,32 @@ def test_markdown_table_from_hand_made_results():
     assert lines[3] == '| zf | 600x800 | bf16 | 200.0 | 2.00 | 800.0 | 1.50 | 150 / - |'
 
 
-def test_bad_arguments_are_refused():
+def test_bad_arguments_are_refused(tmp_path):
     bench = _bench()
-    with pytest.raises(SystemExit) as e:
-        bench.parse_args(['--train-batch', '3', '--images', '2'])
-    assert e.value.code == 2
+    for argv in (['--train-batch', '3', '--images', '2'], ['--checkpoint', 'zf'],
+                 ['--checkpoint', 'resnet=x.pth'], ['--checkpoint', f'zf={tmp_path}/none.pth']):
+        with pytest.raises(SystemExit) as e:
+            bench.parse_args(argv)
+        assert e.value.code == 2
+    ckpt = tmp_path / 'w.pth'
+    ckpt.write_bytes(b'')
+    assert bench.parse_args(['--checkpoint', f'zf={ckpt}']).checkpoint == {'zf': str(ckpt)}
 
 
 @pytest.mark.slow
 def test_one_recipe_in_four_variants(tmp_path):
     bench = _bench()
     out = tmp_path / 'precision.json'
+    variants = ['fp32', 'bf16', 'fp32+cl', 'bf16+cl', 'fp32+nchw', 'bf16+nchw', 'bf16+percall']
     assert bench.main(['--recipes', 'zf', '--images', '1', '--repeats', '1', '--warmup', '0',
-                       '--no-memory', '--out', str(out)]) == 0
+                       '--no-memory', '--out', str(out), '--variants', *variants]) == 0
     report = json.loads(out.read_text())
     (r,) = report['recipes']
-    assert r['recipe'] == 'zf' and list(r['variants']) == ['fp32', 'bf16', 'fp32+cl', 'bf16+cl']
+    assert r['recipe'] == 'zf' and list(r['variants']) == variants
+    assert r['recipe_channels_last'] is True  # the ZF recipe sets it: fp32 and bf16 follow it
     for v, e in r['variants'].items():
-        assert e['bfloat16'] == v.startswith('bf16') and e['channels_last'] == v.endswith('+cl')
+        assert e['bfloat16'] == v.startswith('bf16')
+        assert e['channels_last'] == (not v.endswith('+nchw'))
         for phase in ('inference_batch1', 'train_batch1'):
             assert e[phase]['seconds'] > 0
             assert e[phase]['speedup_vs_fp32'] == pytest.approx(
