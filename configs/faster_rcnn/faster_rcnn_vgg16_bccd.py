@@ -6,7 +6,10 @@ _base_ = [
     '../_base_/models/faster_rcnn_vgg16.py', '../_base_/datasets/bccd.py',
     '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py',
 ]
-model = dict(rpn_head=dict(anchor_generator=dict(scales=[2, 4, 8, 16])),
+# channels-last memory format (the same model and numbers up to rounding): 1.3x faster inference
+# and 1.1x faster training steps in float32 on a CPU (docs/performance.md).
+model = dict(channels_last=True,
+             rpn_head=dict(anchor_generator=dict(scales=[2, 4, 8, 16])),
              roi_head=dict(bbox_head=dict(num_classes=3)),
              test_cfg=dict(rcnn=dict(nms=dict(iou_threshold=0.5))))
 optim_wrapper = dict(optimizer=dict(lr=0.0025))  # batch 2 (0.02 is for batch 16)
