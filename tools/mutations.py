@@ -602,4 +602,18 @@ MUTATIONS = [
     Mutation('detector_casts_nothing', 'zoo/inference/detector.py',
              'with cast_autocast_weights(self.model):', 'with contextlib.nullcontext():',
              ('tests/runner/test_inference_api.py',), 'Detector(amp=True) casts the weights on every call'),
+    # --- NMS stopping at k per group ----------------------------------------------------------
+    Mutation('nms_topk_unsorted_indices', 'zoo/structures/boxes.py',
+             'return order[kept[:k]]', 'return kept[:k]',
+             ('tests/zoo/test_nms_topk.py',), "the prefix's indices returned without mapping them back "
+                                               'through the score order'),
+    Mutation('nms_topk_stops_early', 'zoo/structures/boxes.py',
+             'if kept.numel() >= k or n == total:', 'if kept.numel() >= k // 2 or n == total:',
+             ('tests/zoo/test_nms_topk.py',), 'NMS stops with half the boxes a group should keep'),
+    Mutation('nms_topk_unstable_prefix', 'zoo/structures/boxes.py',
+             'order = torch.sort(scores, descending=True, stable=True).indices\n    boxes, scores = '
+             'boxes[order], scores[order]',
+             'order = torch.sort(-scores).indices.flip(0).flip(0)\n    boxes, scores = '
+             'boxes[order], scores[order]',
+             ('tests/zoo/test_nms_topk.py',), 'equal scores taken in an order other than the kernel\'s'),
 ]

@@ -7,7 +7,8 @@ ground-truth box, negative < 0.3, others ignored), 256 anchors per image are sam
 most half positive (all images in one draw, ``RandomSampler.sample_batch``), anchors
 crossing the image border are ignored (section 3.3, an option).
 Proposals: decode, clip to the image, drop boxes smaller than ``min_bbox_size``, keep the
-``nms_pre`` best per level, NMS at 0.7 (per level and image, in one batched call), keep the
+``nms_pre`` best per level, NMS at 0.7 (per level and image, in one batched call that stops
+each once it has kept ``max_per_img``: :func:`zoo.api.batched_nms_topk`), keep the
 ``max_per_img`` best (paper: 12000/2000 in training, 6000/300 at test; torchvision's
 fasterrcnn_resnet50_fpn: 2000/2000 and 1000/1000 per level).
 """
@@ -268,8 +269,10 @@ class RPNHead(nn.Module):
         # torchvision drops w or h < min_size (1e-3); the paper < 16 px; 0 keeps non-empty boxes
         ok = size_keep_mask(boxes, min_size)
         ok_idx = ok.nonzero().squeeze(1)
+        # no level of an image gives more than max_per_img of its proposals: NMS stops there
         kept = ok_idx[batched_nms_by_cfg(boxes[ok_idx], top_scores[ok_idx], group[ok_idx], nms_cfg,
-                                         'test_cfg.rpn.nms (train_cfg.rpn_proposal.nms in training)')]
+                                         'test_cfg.rpn.nms (train_cfg.rpn_proposal.nms in training)',
+                                         max_per_group=max_per_img)]
         if torch.jit.is_tracing():  # ONNX export, one image: the best max_per_img, no counts
             if B != 1:
                 raise ValueError(f'ONNX export traces a batch of one image, got {B}')

@@ -20,7 +20,7 @@ Base classes and results of parts:
 Structures and box operations (xyxy pixels, no "+1"; :mod:`zoo.structures`): ``DetDataSample``,
 ``InstanceData``, ``box_area``, ``box_iou``, ``box_iof``, ``paired_iou``, ``shape_iou``,
 ``clip_boxes``, ``rescale_boxes``, ``size_keep_mask``, ``inside_flags``, ``IOU_EPS``, ``box_diou``,
-``batched_diou_nms``.
+``batched_diou_nms``, ``batched_nms_topk``.
 
 Helpers the heads share (:mod:`zoo.api.head_utils`): ``gt_of``, ``sample_images``,
 ``per_image_topk_mask``, ``select_detections``, ``nms_per_image``, ``batched_nms_by_cfg`` (with
@@ -31,9 +31,9 @@ Mixed precision (:mod:`zoo.api.precision`): :func:`force_fp32`, the decorator th
 part's method in float32 inside a ``torch.autocast`` region (RoI layers, box coders, losses,
 the heads' target and detection code), and is a plain call outside one.
 """
-from zoo.structures import (IOU_EPS, DetDataSample, InstanceData, batched_diou_nms, box_area, box_diou,
-                            box_iof, box_iou, clip_boxes, inside_flags, paired_iou, rescale_boxes, shape_iou,
-                            size_keep_mask)
+from zoo.structures import (IOU_EPS, DetDataSample, InstanceData, batched_diou_nms, batched_nms_topk,
+                            box_area, box_diou, box_iof, box_iou, clip_boxes, inside_flags, paired_iou,
+                            rescale_boxes, shape_iou, size_keep_mask)
 
 from .anchor_base import BaseAnchorGenerator, check_positive_numbers, check_strides
 from .assign_result import AssignResult, GridAssignResult
@@ -58,7 +58,7 @@ __all__ = [
     # structures and box operations
     'DetDataSample', 'InstanceData', 'IOU_EPS', 'box_area', 'box_iof', 'box_iou', 'clip_boxes',
     'inside_flags', 'paired_iou', 'rescale_boxes', 'shape_iou', 'size_keep_mask', 'box_diou',
-    'batched_diou_nms',
+    'batched_diou_nms', 'batched_nms_topk',
     # head helpers
     'LOSS_KINDS', 'check_loss', 'check_mean_reduction', 'gt_of', 'per_image_topk_mask', 'sample_images',
     'select_detections',

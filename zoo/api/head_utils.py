@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from registry import AssemblyError, ConfigError
-from zoo.structures import batched_diou_nms, clip_boxes, rescale_boxes, size_keep_mask
+from zoo.structures import (batched_diou_nms, batched_nms_topk, clip_boxes, first_k_per_group, rescale_boxes,
+                            size_keep_mask)
 
 from .precision import force_fp32
 
@@ -28,17 +29,9 @@ def gt_of(sample) -> tuple[Tensor, Tensor, Optional[Tensor]]:
 
 def per_image_topk_mask(img_idx: Tensor, k: int) -> Tensor:
     """Bool mask keeping the first ``k`` entries of each image, for entries already sorted by
-    decreasing score (as ``batched_nms`` returns them). ``img_idx``: (N,) image of each entry."""
-    n = img_idx.numel()
-    if n == 0:
-        return torch.zeros(0, dtype=torch.bool, device=img_idx.device)
-    order = torch.sort(img_idx, stable=True).indices  # grouped by image, score order kept
-    sorted_img = img_idx[order]
-    counts = torch.bincount(sorted_img)
-    starts = counts.cumsum(0) - counts
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(n, device=img_idx.device) - starts[sorted_img]
-    return rank < k
+    decreasing score (as ``batched_nms`` returns them). ``img_idx``: (N,) image of each entry.
+    (:func:`zoo.structures.first_k_per_group` with images as the groups.)"""
+    return first_k_per_group(img_idx, k)
 
 
 def sample_images(sampler, assign_results: Sequence, priors_list: Sequence[Tensor],
@@ -127,7 +120,7 @@ NMS_TYPES = ('nms', 'diou_nms')
 
 
 def batched_nms_by_cfg(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Union[float, dict],
-                       key: str = 'test_cfg.nms') -> Tensor:
+                       key: str = 'test_cfg.nms', max_per_group: Optional[int] = None) -> Tensor:
     """NMS within each group (image, class or level) of the kind an ``nms`` config names.
 
     ``nms_cfg``: ``dict(type='nms', iou_threshold=0.5)`` (``type`` defaults to ``'nms'``), or a
@@ -141,6 +134,9 @@ def batched_nms_by_cfg(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Uni
     Args:
         boxes: (N, 4) xyxy pixels; scores: (N,); idxs: int64 (N,) group of each box.
         nms_cfg: as above. key: the config key path, for errors.
+        max_per_group: keep only the first this many kept boxes of each group (``None``: all).
+            Plain NMS then stops each group there (:func:`~zoo.structures.batched_nms_topk`);
+            equal scores are then ordered by index.
 
     Returns:
         int64 (K,) indices of the kept boxes, in decreasing score.
@@ -162,8 +158,13 @@ def batched_nms_by_cfg(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Uni
     iou_thr = nms_cfg.get('iou_threshold')
     if isinstance(iou_thr, bool) or not isinstance(iou_thr, (int, float)):
         raise ConfigError(f'{key}.iou_threshold = {iou_thr!r}; expected a number (an IoU)')
+    if torch.jit.is_tracing():  # ONNX export: the graph of the plain call; the caller cuts
+        max_per_group = None
     if nms_type == 'diou_nms':
-        return batched_diou_nms(boxes, scores, idxs, float(iou_thr))
+        keep = batched_diou_nms(boxes, scores, idxs, float(iou_thr))
+        return keep if max_per_group is None else keep[first_k_per_group(idxs[keep], max_per_group)]
+    if max_per_group is not None:
+        return batched_nms_topk(boxes, scores, idxs, float(iou_thr), max_per_group)
     return batched_nms(boxes, scores, idxs, iou_thr)
 
 

@@ -6,7 +6,9 @@ implementation that every part, the metrics and the runner use.
   :func:`paired_iou`: IoU of matched pairs, differentiable (the IoU-family losses);
   :func:`shape_iou`: IoU of (w, h) shapes aligned at a common centre (YOLO anchors, k-means);
   :func:`box_diou`: Distance-IoU of every pair (IoU minus the normalized centre distance).
-* :func:`batched_diou_nms`: DIoU-NMS within groups (per image and class).
+* :func:`batched_diou_nms`: DIoU-NMS within groups (per image and class);
+  :func:`batched_nms_topk`: torchvision's NMS within groups, stopping each group once it has
+  kept enough boxes; :func:`first_k_per_group`: the first k entries of each group.
 * :func:`clip_boxes`: clip to one image, or per image of a batch;
   :func:`rescale_boxes`: resized-image pixels back to original-image pixels;
   :func:`size_keep_mask`: drop boxes smaller than a minimum size;
@@ -18,6 +20,7 @@ IoU 0, not NaN.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence, Union
 
 import numpy as np
@@ -25,8 +28,9 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_area
 
-__all__ = ['IOU_EPS', 'batched_diou_nms', 'box_area', 'box_diou', 'box_iof', 'box_iou', 'clip_boxes',
-           'inside_flags', 'paired_iou', 'rescale_boxes', 'shape_iou', 'size_keep_mask']
+__all__ = ['IOU_EPS', 'batched_diou_nms', 'batched_nms_topk', 'box_area', 'box_diou', 'box_iof', 'box_iou',
+           'clip_boxes', 'first_k_per_group', 'inside_flags', 'paired_iou', 'rescale_boxes', 'shape_iou',
+           'size_keep_mask']
 
 #: the ``eps`` added to the union by :func:`paired_iou` (torchvision's box losses use the same).
 IOU_EPS = 1e-7
@@ -114,6 +118,99 @@ def batched_diou_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold:
         kept.append(members[torch.from_numpy(~removed).to(members.device)])
     kept = torch.cat(kept)
     return kept[torch.sort(scores[kept], descending=True, stable=True).indices]
+
+
+#: torchvision's ``batched_nms`` runs one ``nms`` per group on the CPU above this many box
+#: coordinates (``boxes.numel()``); below it, one call with the groups offset apart
+_VANILLA_NUMEL = 4000
+
+
+def first_k_per_group(groups: Tensor, k: int) -> Tensor:
+    """Bool mask keeping the first ``k`` entries of each group, for entries already in the
+    order that decides (e.g. decreasing score, as ``batched_nms`` returns them).
+
+    Args:
+        groups: int64 (N,) group (image, or image and level) of each entry. k: entries per group.
+
+    Returns:
+        bool (N,).
+    """
+    n = groups.numel()
+    if n == 0:
+        return torch.zeros(0, dtype=torch.bool, device=groups.device)
+    order = torch.sort(groups, stable=True).indices  # grouped, the given order kept in each
+    sorted_groups = groups[order]
+    counts = torch.unique_consecutive(sorted_groups, return_counts=True)[1]
+    starts = (counts.cumsum(0) - counts).repeat_interleave(counts)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(n, device=groups.device) - starts
+    return rank < k
+
+
+def _nms_first_k(boxes: Tensor, scores: Tensor, iou_threshold: float, k: int) -> Tensor:
+    """The first ``k`` boxes greedy NMS keeps (all, if it keeps fewer), in its order.
+
+    Greedy NMS decides each box from the boxes before it only, so NMS on the ``n`` best boxes
+    keeps exactly the kept boxes among them. torchvision's kernel processes equal scores in
+    input order (a stable sort), so the best ``n`` are taken in that order too. The prefix
+    starts at ``2k`` and grows with the density of kept boxes seen, until ``k`` are kept.
+    """
+    from torchvision.ops import nms
+    total = scores.numel()
+    order = torch.sort(scores, descending=True, stable=True).indices
+    boxes, scores = boxes[order], scores[order]
+    n = min(total, 2 * k)
+    while True:
+        kept = nms(boxes[:n], scores[:n], iou_threshold)
+        if kept.numel() >= k or n == total:
+            return order[kept[:k]]
+        n = min(total, max(n + k, math.ceil(1.25 * n * k / max(kept.numel(), 1))))
+
+
+def batched_nms_topk(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float,
+                     max_per_group: int) -> Tensor:
+    """:func:`torchvision.ops.batched_nms` within each group, keeping each group's first
+    ``max_per_group`` kept boxes, without running NMS past them.
+
+    An RPN keeps ``max_per_img`` proposals out of ``nms_pre`` boxes per image (and level), but
+    NMS over all of them costs about (boxes kept) x (boxes): in the ZF recipe's training, 6000
+    boxes per image of which about 2000 survive NMS at 0.7, while the 1000th kept box comes at
+    about the 3300th place, so stopping there does a quarter of the work (50 ms -> 13 ms per
+    image on this project's CPU). The boxes are torchvision's: its ``nms`` on the best ``n`` of
+    each group (:func:`_nms_first_k`).
+
+    Only where torchvision itself runs one ``nms`` per group (CPU, more than 1000 boxes, not
+    traced); otherwise ``batched_nms`` (one kernel on the GPU) and then the cut.
+
+    Args:
+        boxes: (N, 4) xyxy pixels. scores: (N,). idxs: int64 (N,) group of each box.
+        iou_threshold: suppress at ``IoU > iou_threshold`` (torchvision's rule).
+        max_per_group: boxes kept per group at most (>= 1).
+
+    Returns:
+        int64 (K,) indices, in decreasing score: ``batched_nms``'s result cut to the first
+        ``max_per_group`` of each group. Equal scores are ordered by index (torchvision's
+        final sort leaves their order unspecified), so with ties at a group's cut the box kept
+        there is the one of lower index.
+
+    Raises:
+        ValueError: ``max_per_group`` < 1.
+    """
+    from torchvision.ops import batched_nms
+    if max_per_group < 1:
+        raise ValueError(f'max_per_group must be >= 1, got {max_per_group}')
+    if (boxes.device.type != 'cpu' or boxes.numel() <= _VANILLA_NUMEL or torch.jit.is_tracing()
+            or torch.jit.is_scripting()):
+        keep = batched_nms(boxes, scores, idxs, iou_threshold)
+        keep = keep[torch.sort(scores[keep], descending=True, stable=True).indices]
+        return keep[first_k_per_group(idxs[keep], max_per_group)]
+    keep_mask = torch.zeros_like(scores, dtype=torch.bool)
+    for group in torch.unique(idxs):
+        members = torch.where(idxs == group)[0]
+        keep_mask[members[_nms_first_k(boxes[members], scores[members], iou_threshold,
+                                       max_per_group)]] = True
+    keep = torch.where(keep_mask)[0]
+    return keep[torch.sort(scores[keep], descending=True, stable=True).indices]
 
 
 def box_iof(boxes: Tensor, regions: Tensor) -> Tensor:
