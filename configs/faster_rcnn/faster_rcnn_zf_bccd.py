@@ -1,5 +1,5 @@
 # Faster R-CNN ZF on BCCD, trained from scratch on a CPU: the main job of the README
-# (about 9 minutes on 2 cores in bfloat16, see docs/performance.md). The model is the paper's
+# (about 8 minutes on 2 cores in bfloat16, see docs/performance.md). The model is the paper's
 # (ZF, RPN, RoI pooling, two FC layers, approximate joint training); what differs, and why:
 # - no ImageNet weights can be had here, so ZF uses GroupNorm instead of LRN (training from
 #   scratch needs normalization: He et al., "Rethinking ImageNet Pre-training", 2019), and the
@@ -57,6 +57,6 @@ default_hooks = dict(logger=dict(interval=20))
 
 # Mixed precision (as --amp): bfloat16 autocast on the CPU, float16 with loss scaling on CUDA; RoI
 # pooling, box coding, NMS and losses stay float32. Measured on BCCD (2 CPU cores): the main job
-# 1.7x faster end to end than float32 with the same code (3.4x faster than the float32 job before
-# this work), AP50 0.737 against 0.744 (docs/performance.md). amp=False for float32.
+# 1.5-1.7x faster end to end than float32 with the same code (3.5x faster than the float32 job
+# before this work), AP50 0.749 against 0.733 (docs/performance.md). amp=False for float32.
 amp = True
