@@ -10,8 +10,8 @@
 # - fc6/fc7 of 1024 without dropout (4096 in the paper), fewer RPN proposals at 480x640,
 #   NMS 0.5 at test (0.3 in the paper): red cells touch and overlap;
 # - vertical flips too: a smear has no up and down;
-# - channels-last memory format (the same model and numbers up to rounding): inference 1.2x
-#   faster in float32 and in bfloat16, training the same (docs/performance.md).
+# - channels-last memory format (the same model and numbers up to rounding): inference 1.1-1.2x
+#   faster in float32 and 1.3x in bfloat16, training steps the same (docs/performance.md).
 _base_ = [
     '../_base_/models/faster_rcnn_zf.py', '../_base_/datasets/bccd.py',
     '../_base_/default_runtime.py',

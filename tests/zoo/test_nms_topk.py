@@ -1,5 +1,7 @@
 """batched_nms_topk: torchvision's batched_nms cut to the first k kept boxes of each group, computed
 without running NMS past them; the RPN's proposals are those of the full NMS."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -95,7 +97,8 @@ def test_the_rpn_proposals_are_those_of_the_full_nms():
 
     from zoo.detectors.builder import build_detector
     registry.discover()
-    cfg = Config.fromfile('configs/faster_rcnn/faster_rcnn_zf_bccd.py')
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = Config.fromfile(os.path.join(root, 'configs/faster_rcnn/faster_rcnn_zf_bccd.py'))
     torch.manual_seed(0)
     model = build_detector(cfg.model).eval()
     head = model.rpn_head
