@@ -15,6 +15,9 @@ _base_ = ['../_base_/datasets/bccd_416.py', '../_base_/schedules/adamw_12e_cpu.p
           '../_base_/default_runtime.py']
 model = dict(
     type='YOLOV3',
+    # channels-last memory format (the same model and numbers up to rounding): on a CPU about 1.5x
+    # faster inference and 1.05x faster training steps (docs/performance.md)
+    channels_last=True,
     # darknet feeds images scaled to [0, 1]
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[0.0, 0.0, 0.0],
                            std=[255.0, 255.0, 255.0], pad_size_divisor=32),
@@ -34,3 +37,9 @@ model = dict(
     test_cfg=dict(nms_pre=1000, conf_thr=0.005, score_thr=0.05, nms=dict(iou_threshold=0.45),
                   max_per_img=100))
 default_hooks = dict(logger=dict(interval=10))
+
+# Mixed precision (as --amp): bfloat16 autocast on the CPU, float16 with loss scaling on CUDA; box
+# coding, NMS and losses stay float32. Measured on BCCD (2 CPU cores, seed 0): AP 0.487 / AP50
+# 0.867 against 0.490 / 0.867 in float32 NCHW, training steps about 1.3x and inference about 1.7x
+# faster with channels-last (docs/performance.md). amp=False for float32.
+amp = True
