@@ -195,6 +195,23 @@ def test_bad_ablation_files(tiny_config, tmp_path, capsys, body, message):
     assert message in err and 'tiny_grid.py' in err
 
 
+def test_a_variant_whose_num_classes_disagrees_with_its_data_fails_before_anything_trains(
+        tiny_config, tmp_path, capsys):
+    """`zoo train` refuses a model whose num_classes is not the dataset's; an ablation checks
+    every variant the same way up front, so a bad last variant does not fail hours in."""
+    ablation = write_ablation(tmp_path, tiny_config(), '''
+        variants = dict(good=dict(), five={'model.roi_head.bbox_head.num_classes': 5})
+    ''')
+    assert main(['ablate', ablation, '--dry-run']) == 2
+    err = capsys.readouterr().err
+    assert "variant 'five'" in err and 'model.roi_head.bbox_head.num_classes = 5' in err
+    assert 'dataset has 3 classes' in err and 'tiny_grid.py' in err
+    work = tmp_path / 'abl'
+    assert main(['ablate', ablation, '--work-dir', str(work)]) == 2
+    assert "variant 'five'" in capsys.readouterr().err
+    assert not work.exists()  # nothing written, the good variant not trained either
+
+
 def test_compare_plain_work_dirs(tiny_config, tmp_path, capsys):
     """`zoo compare` on two `zoo train` work dirs: metrics of their last validation, profile
     measured on the spot, the differing config key shown."""

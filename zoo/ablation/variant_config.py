@@ -9,6 +9,7 @@ from mmengine.config import Config
 
 from registry import ConfigError
 from zoo.config import load_config
+from zoo.data import check_num_classes
 
 from .spec import AblationSpec, Variant
 
@@ -34,13 +35,20 @@ def variant_config(spec: AblationSpec, variant: Variant) -> Config:
 
     Raises:
         ConfigError: the base file cannot be read, or an override addresses a key through a
-            value that is not a dict or a list (the message names the variant and the key).
+            value that is not a dict or a list (the message names the variant and the key);
+            the variant's model ``num_classes`` or class lists disagree with its datasets'
+            (:func:`zoo.data.check_num_classes`, as ``zoo train`` checks them, but before any
+            variant trains).
     """
     cfg = load_config(variant.base)
     for key, value in spec.common.items():
         _merge(cfg, key, value, False, f'{spec.path}: common')
     for key, value, replace in variant.overrides:
         _merge(cfg, key, value, replace, f'{spec.path}: variant {variant.name!r}')
+    try:
+        check_num_classes(cfg)
+    except ConfigError as err:
+        raise ConfigError(f'{spec.path}: variant {variant.name!r}: {err}') from err
     return cfg
 
 
