@@ -94,4 +94,26 @@ def make_yolo(root, train=TRAIN, val=VAL):
     return root
 
 
-MAKERS = {'voc': make_voc, 'coco': make_coco, 'yolo': make_yolo}
+def make_roboflow_coco(root, train=TRAIN, val=VAL):
+    """Roboflow's COCO export: ``train/`` and ``valid/``, each with its images and a
+    ``_annotations.coco.json``, category 0 the project (``supercategory: none``, no box) and the
+    classes 1..3 with it as their supercategory; the boxes as in :func:`make_coco`."""
+    make_coco(root / 'coco', train, val)
+    cats = [{'id': 0, 'name': 'cells', 'supercategory': 'none'}] + [
+        {'id': i + 1, 'name': n, 'supercategory': 'cells'} for i, n in enumerate(CLASSES)]
+    for split, folder in (('train', 'train'), ('val', 'valid')):
+        ann = root / 'coco' / 'annotations' / f'instances_{split}.json'
+        if not ann.exists():
+            continue
+        data = json.loads(ann.read_text())
+        for image in data['images']:
+            _link(root / 'coco' / 'images' / split / image['file_name'],
+                  root / folder / image['file_name'])
+        data['categories'] = cats
+        (root / folder / '_annotations.coco.json').write_text(json.dumps(data))
+    shutil.rmtree(root / 'coco')
+    (root / 'README.roboflow.txt').write_text('exported from roboflow.com\n')
+    return root
+
+
+MAKERS = {'voc': make_voc, 'coco': make_coco, 'yolo': make_yolo, 'roboflow': make_roboflow_coco}

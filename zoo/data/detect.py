@@ -10,8 +10,12 @@ Three layouts are recognised:
   ``instances_train2017.json`` or ``train.json`` is split ``train``, and so on (a name holding
   ``train``, ``val`` or ``test``). The images of a split are looked for in ``<root>/<stem>``
   (``train2017``), ``<root>/images/<split>``, ``<root>/images`` and ``<root>``, in that order:
-  the first folder holding the first image's ``file_name``. Class names: the categories of the
-  training file, by id (``--classes`` picks a subset, in its order).
+  the first folder holding the first image's ``file_name``. Roboflow's COCO export is read too:
+  ``<split>/_annotations.coco.json`` beside that split's images, for the folders ``train``,
+  ``valid`` (split ``val``) and ``test``. Class names: the categories of the training file, by
+  id (``--classes`` picks a subset, in its order), less a category that is only the
+  ``supercategory`` of the others and labels no box (Roboflow writes the project's name so, as
+  category 0).
 * **YOLO (Ultralytics)**: ``data.yaml`` (``path``, ``train``, ``val``, ``test``, ``names``), or
   without it ``images/<split>/`` and ``labels/<split>/`` folders (then ``--classes`` names the
   classes). A split is a folder of images or a ``.txt`` list of image paths, relative to
@@ -89,9 +93,12 @@ def detect_format(path: str) -> str:
     if osp.isdir(osp.join(path, 'annotations')) and any(
             n.endswith('.json') for n in os.listdir(osp.join(path, 'annotations'))):
         return 'coco'
+    if _roboflow_coco_files(path):
+        return 'coco'
     raise ConfigError(f'--data {path}: the folder is in none of the known layouts: Pascal VOC '
                       f'(Annotations/, JPEGImages/, ImageSets/Main/), COCO (annotations/*.json '
-                      f'and the images) or YOLO (data.yaml, images/<split>/, labels/<split>/)')
+                      f'and the images, or Roboflow\'s <split>/{ROBOFLOW_COCO}) or YOLO '
+                      f'(data.yaml, images/<split>/, labels/<split>/)')
 
 
 def detect_data(path: str, classes: Optional[Sequence[str]] = None) -> DataSource:
@@ -166,18 +173,36 @@ def coco_split_name(stem: str) -> Optional[str]:
     return None
 
 
+#: the annotation file of each split folder in Roboflow's COCO export
+ROBOFLOW_COCO = '_annotations.coco.json'
+
+
+def _roboflow_coco_files(root: str) -> dict:
+    """Split name -> ``<root>/<folder>/_annotations.coco.json`` for the split folders of a
+    Roboflow COCO export (``train``, ``valid``, ``test``; any folder name holding a split's)."""
+    files = {}
+    for n in sorted(os.listdir(root)):
+        ann_file = osp.join(root, n, ROBOFLOW_COCO)
+        name = coco_split_name(n)
+        if name and name not in files and osp.isfile(ann_file):
+            files[name] = ann_file
+    return files
+
+
 def _coco(root: str, classes) -> DataSource:
     if osp.isfile(root):
         files = {'train': root}
         root = osp.dirname(root)
-    else:
+    elif osp.isdir(osp.join(root, 'annotations')):
         ann_dir = osp.join(root, 'annotations')
         files = {}
         for n in sorted(os.listdir(ann_dir)):
             name = coco_split_name(osp.splitext(n)[0]) if n.endswith('.json') else None
             if name and name not in files:
                 files[name] = osp.join(ann_dir, n)
-    splits, cats = {}, None
+    else:
+        files = _roboflow_coco_files(root)
+    splits, cats, unused = {}, None, ()
     for name, ann_file in files.items():
         try:
             with open(ann_file, encoding='utf-8') as f:
@@ -188,8 +213,12 @@ def _coco(root: str, classes) -> DataSource:
             raise ConfigError(f'--data: {ann_file} is not a COCO annotation file (no `images`)')
         if name == 'train':
             cats = sorted(data.get('categories') or [], key=lambda c: c.get('id', 0))
-        stem = osp.splitext(osp.basename(ann_file))[0].replace('instances_', '')
-        prefix = _coco_images(root, stem, name, data['images'])
+            cats, unused = _without_group_category(cats, data.get('annotations') or [])
+        if osp.basename(ann_file) == ROBOFLOW_COCO:  # the images lie beside it
+            prefix = osp.dirname(ann_file)
+        else:
+            stem = osp.splitext(osp.basename(ann_file))[0].replace('instances_', '')
+            prefix = _coco_images(root, stem, name, data['images'])
         splits[name] = dict(type='CocoDataset', ann_file=ann_file, img_prefix=prefix)
     source = DataSource('coco', root, splits)
     names = tuple(str(c.get('name')) for c in cats or ())
@@ -202,7 +231,24 @@ def _coco(root: str, classes) -> DataSource:
     else:
         source.classes = names
         source.classes_from = f'the categories of {files.get("train")}, by id'
+        if unused:
+            source.classes_from += (f', less {list(unused)}: only the supercategory of the '
+                                    f'others, labelling no box')
     return source
+
+
+def _without_group_category(cats: list, annotations: list) -> tuple[list, tuple]:
+    """``cats`` less the categories that are the ``supercategory`` of another category and
+    label no annotation (Roboflow's export names the whole project so, as category 0; it is
+    not a class), and the names left out."""
+    used = {a.get('category_id') for a in annotations if isinstance(a, dict)}
+
+    def is_group(c: dict) -> bool:
+        return c.get('id') not in used and any(
+            o is not c and o.get('supercategory') == c.get('name') for o in cats)
+
+    drop = [c for c in cats if is_group(c)]
+    return [c for c in cats if c not in drop], tuple(str(c.get('name')) for c in drop)
 
 
 def _coco_images(root: str, stem: str, split: str, images: list) -> str:
