@@ -42,6 +42,8 @@ Usage (docs/yolo.md, "Against Ultralytics YOLOv8n")::
     python benchmarks/vs_ultralytics.py --budgets 5 --recipes yolov3_bccd --dry-run
     python benchmarks/vs_ultralytics.py --systems zoo --budgets 1 --recipes yolov3_bccd
     python benchmarks/vs_ultralytics.py --merge DIR1 DIR2 --out-dir DIR   # one table of several
+    python benchmarks/vs_ultralytics.py --systems zoo --recipes work_dirs/cand/yolov3.py \
+        --labels yolov3_bccd                 # a copy of a recipe, in the table under its name
 
 Outputs in ``--out-dir`` (default ``work_dirs/vs_ultralytics``): ``results.json`` (rewritten
 atomically after every run), ``results.md`` (the table), ``curves.png`` (AP and AP50 against
@@ -147,6 +149,10 @@ def parse_args(argv=None):
                    metavar='MINUTES', help='training wall-clock budgets in minutes (default 5 15 60)')
     p.add_argument('--recipes', nargs='+', default=['yolov3_bccd'],
                    help='zoo recipes: names in configs/yolo/ or config paths (default yolov3_bccd)')
+    p.add_argument('--labels', nargs='+', metavar='NAME', default=None,
+                   help='the name of each recipe in the tables and its work dirs, one per '
+                        '--recipes entry (default: the config\'s file name); e.g. a copy of a '
+                        'recipe run under the shipped recipe\'s name')
     p.add_argument('--no-fit-schedule', dest='fit_schedule', action='store_false',
                    help='train the zoo recipes\' configured schedules cut at the budget, instead of '
                         'fitting the schedule to the budget (zoo train --fit-schedule)')
@@ -208,8 +214,27 @@ def recipe_path(name: str) -> str:
     return os.path.abspath(path)
 
 
-def recipe_label(path: str) -> str:
-    return 'zoo ' + os.path.splitext(os.path.basename(path))[0]
+def recipe_label(path: str, name: str = None) -> str:
+    """``'zoo <name>'``: the recipe's row in the tables (``name`` default its file name)."""
+    return 'zoo ' + (name or os.path.splitext(os.path.basename(path))[0])
+
+
+def recipe_labels(args) -> list[str]:
+    """The row label of each of ``--recipes``: its ``--labels`` entry, else its file name.
+    SystemExit(2) when ``--labels`` does not give one distinct name per recipe (each names the
+    run's work dir)."""
+    names = args.labels or [None] * len(args.recipes)
+    if len(names) != len(args.recipes):
+        print(f'--labels gives {len(names)} name(s) for {len(args.recipes)} recipe(s) '
+              f'{args.recipes}: give one per recipe, in the same order', file=sys.stderr)
+        raise SystemExit(2)
+    labels = [recipe_label(recipe_path(r), n) for r, n in zip(args.recipes, names)]
+    bad = [n for n in names if n is not None and (not n or '/' in n or n in ('.', '..'))]
+    if bad or len(set(labels)) != len(labels):
+        print(f'--labels {names}: each must be a distinct name usable as a folder name '
+              f'(the recipes would be {labels})', file=sys.stderr)
+        raise SystemExit(2)
+    return labels
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -285,10 +310,11 @@ def zoo_commands(config: str, minutes: float, work: str, args) -> tuple:
     return train, test, metrics
 
 
-def run_zoo(config: str, minutes: float, args, core=None) -> dict:
-    work = os.path.abspath(os.path.join(args.out_dir, 'zoo', f'{recipe_label(config)[4:]}_{minutes:g}min'))
+def run_zoo(config: str, minutes: float, args, core=None, label: str = None) -> dict:
+    label = label or recipe_label(config)
+    work = os.path.abspath(os.path.join(args.out_dir, 'zoo', f'{label[4:]}_{minutes:g}min'))
     train, test, metrics_file = zoo_commands(config, minutes, work, args)
-    out = dict(system=recipe_label(config), budget_min=minutes, seed=args.seed, work_dir=work)
+    out = dict(system=label, budget_min=minutes, seed=args.seed, work_dir=work)
     code, wall = run_logged(train, os.path.join(work + '.train.log'), core)
     out['train_wall_s'] = wall
     record_path = os.path.join(work, 'zoo_run.json')
@@ -471,7 +497,8 @@ def main(argv=None) -> int:
         return 0
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    recipes = [recipe_path(r) for r in args.recipes] if 'zoo' in args.systems else []
+    recipes = list(zip([recipe_path(r) for r in args.recipes], recipe_labels(args))) \
+        if 'zoo' in args.systems else []
     python = args.ultralytics_python or sys.executable
     version = None
     if 'ultralytics' in args.systems:
@@ -499,9 +526,9 @@ def main(argv=None) -> int:
             print(f'  {minutes:g} min: Ultralytics YOLOv8n from scratch (yolov8n.yaml, '
                   f'pretrained=False, time={minutes / 60:.4g} h, imgsz={args.imgsz}, '
                   f'batch={args.batch}, workers={args.workers}, device=cpu), with {python}')
-        for config in recipes:
+        for config, label in recipes:
             train, _, _ = zoo_commands(config, minutes, '<work dir>', args)
-            print(f'  {minutes:g} min: {recipe_label(config)}: zoo ' + ' '.join(train[3:]))
+            print(f'  {minutes:g} min: {label}: zoo ' + ' '.join(train[3:]))
     if args.dry_run:
         print('dry run: nothing trained')
         return 0
@@ -522,9 +549,9 @@ def main(argv=None) -> int:
 
     def zoo_chain(core=None) -> None:
         for minutes in args.budgets:
-            for config in recipes:
-                print(f'[{minutes:g} min] {recipe_label(config)}', flush=True)
-                record(run_zoo(config, minutes, args, core))
+            for config, label in recipes:
+                print(f'[{minutes:g} min] {label}', flush=True)
+                record(run_zoo(config, minutes, args, core, label))
 
     if args.concurrent:
         cores = usable_cores()
@@ -540,9 +567,9 @@ def main(argv=None) -> int:
             if 'ultralytics' in args.systems:
                 print(f'[{minutes:g} min] Ultralytics YOLOv8n', flush=True)
                 record(run_ultralytics(minutes, data_yaml, python, args))
-            for config in recipes:
-                print(f'[{minutes:g} min] {recipe_label(config)}', flush=True)
-                record(run_zoo(config, minutes, args))
+            for config, label in recipes:
+                print(f'[{minutes:g} min] {label}', flush=True)
+                record(run_zoo(config, minutes, args, label=label))
     failed = sum('error' in r for r in runs)
     print(markdown_table(runs))
     print(f'results in {os.path.join(args.out_dir, "results.json")}, results.md, curves.png')

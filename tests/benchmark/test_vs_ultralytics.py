@@ -91,6 +91,15 @@ def test_dry_run_plans_without_training(converted, capsys):
                           '--no-fit-schedule']) == 0
     text = capsys.readouterr().out
     assert '--time-budget 5 --seed' in text and '--fit-schedule' not in text
+    # a copy of a recipe, given its own name in the table (and so in its work dir)
+    copy = out / 'candidate.py'
+    copy.write_text(f"_base_ = ['{ROOT}/configs/yolo/yolov3_bccd.py']\n")
+    assert _bench().main(['--dry-run', '--out-dir', str(out), '--budgets', '5', '--systems', 'zoo',
+                          '--recipes', str(copy), 'yolov3_bccd', '--labels', 'yolov3_cand',
+                          'yolov3_bccd']) == 0
+    text = capsys.readouterr().out
+    assert '5 min: zoo yolov3_cand: zoo train ' + str(copy) in text
+    assert '5 min: zoo yolov3_bccd: zoo train ' in text and 'zoo candidate' not in text
 
 
 def test_missing_ultralytics_exits_2_with_install_advice(tmp_path, capsys):
@@ -107,7 +116,12 @@ def test_missing_ultralytics_exits_2_with_install_advice(tmp_path, capsys):
 def test_bad_arguments_exit_2(tmp_path):
     bench = _bench()
     for argv in (['--budgets', '0'], ['--recipes', 'no_such_recipe', '--systems', 'zoo'],
-                 ['--concurrent', '--systems', 'zoo']):
+                 ['--concurrent', '--systems', 'zoo'],
+                 # (dry runs: a check that let them through would plan, not train)
+                 ['--dry-run', '--systems', 'zoo', '--recipes', 'yolov3_bccd', '--labels', 'a', 'b'],
+                 ['--dry-run', '--systems', 'zoo', '--recipes', 'yolov3_bccd', 'yolov3_spp_bccd',
+                  '--labels', 'same', 'same'],
+                 ['--dry-run', '--systems', 'zoo', '--recipes', 'yolov3_bccd', '--labels', '../up']):
         with pytest.raises(SystemExit) as info:
             bench.main(argv + ['--out-dir', str(tmp_path)])
         assert info.value.code == 2
