@@ -9,6 +9,7 @@ import os
 import shutil
 
 import registry
+import torch
 from zoo.ablation import profile as profiling
 from zoo.ablation.model_zoo import PLACEHOLDER, model_zoo_markdown, recipe_name
 from zoo.cli.main import main
@@ -137,16 +138,23 @@ def test_a_run_without_recorded_commands_from_another_checkout(model_files, tmp_
     assert row == ['`zoo::faster_rcnn/faster_rcnn_zf_bccd.py`', '0.250 (val)', '0.500 (val)',
                    '0.125 (val)', f'{profile["params"] / 1e6:.2f}',
                    f'{profile["gflops"]:.1f} ({profile["input_size"][0]}x{profile["input_size"][1]})',
-                   f'{profile["latency_ms"]:.1f}', '10.0 (amp)', 'not recorded<br>not recorded']
+                   f'{profile["latency_ms"]:.1f} (bf16)', '10.0 (amp)', 'not recorded<br>not recorded']
+    assert profile['precision'] == 'bfloat16'  # measured as the run runs: under amp
     assert 'This file was written by:\n\n```bash\nzoo model-zoo ' + a in text
     load = profile['load_avg_1min']
     assert f'1-minute load average of the machine just after measuring: {load:.1f} (other' in text
     # measured once per checkpoint: the saved profile is read back ...
     saved.write_text(json.dumps(dict(profile, latency_ms=123.456)))
-    assert main(argv) == 0 and _rows(out.read_text())[0][6] == '123.5'
-    # ... until the checkpoint changes: then it is measured again
+    assert main(argv) == 0 and _rows(out.read_text())[0][6] == '123.5 (bf16)'
+    # ... unless it was measured in float32 (as profiles were before they recorded it) ...
+    old = {k: v for k, v in profile.items() if k != 'precision'}
+    saved.write_text(json.dumps(dict(old, latency_ms=123.456)))
+    assert main(argv) == 0 and _rows(out.read_text())[0][6].endswith(' (bf16)')
+    assert json.loads(saved.read_text())['latency_ms'] != 123.456
+    saved.write_text(json.dumps(dict(profile, latency_ms=123.456)))
+    # ... or the checkpoint changes: then it is measured again
     os.utime(os.path.join(a, 'epoch_1.pth'), (1e9, 1e9))
-    assert main(argv) == 0 and _rows(out.read_text())[0][6] != '123.5'
+    assert main(argv) == 0 and _rows(out.read_text())[0][6] != '123.5 (bf16)'
     assert json.loads(saved.read_text())['checkpoint_mtime'] == 1e9 and set(_tree(a)) == set(before)
 
 
@@ -159,3 +167,28 @@ def test_the_recipe_is_named_only_when_it_is_the_same_model(tmp_path):
     assert recipe_name(other) == other  # no fingerprint recorded: nothing to check it by
     mine = str(tmp_path / 'configs' / 'mine.py')
     assert recipe_name(mine, fingerprint) == mine and recipe_name(None) == 'n/a'
+
+
+def test_the_profile_runs_in_the_configs_precision(model_files, monkeypatch):
+    """amp = True: predict under bfloat16 autocast with the weights cast once (as zoo.Detector
+    and zoo infer run it), recorded as the profile's precision; else float32."""
+    from zoo.detectors import builder
+    built = []
+    load = builder.load_model
+    monkeypatch.setattr(builder, 'load_model', lambda *a, **k: built.append(load(*a, **k)) or built[-1])
+    cfg_path, ckpt = model_files
+    registry.discover()
+    convs = []
+    for amp in (False, True):
+        cfg = load_config(cfg_path)
+        cfg.amp = amp
+        prof = profiling.profile_model(cfg, ckpt, 'cpu', warmup=0, runs=1)
+        assert prof['precision'] == ('bfloat16' if amp else 'float32')
+        convs.append({n: m.weight.dtype for n, m in built[-1].named_modules()
+                      if n.startswith('backbone.') and isinstance(m, torch.nn.Conv2d)})
+    # (layers that run in a float32 region keep float32 weights: the backbone's all run cast)
+    assert set(convs[0].values()) == {torch.float32} and set(convs[1].values()) == {torch.bfloat16}
+    assert len(convs[1]) == 5  # ZF's conv1-conv5
+    # amp=False overrides the config's amp
+    assert profiling.profile_model(cfg, ckpt, 'cpu', warmup=0, runs=1, amp=False)['precision'] \
+        == 'float32'

@@ -83,11 +83,12 @@ def _profile(work_dir: str, cfg, device: Optional[str], reprofile: bool,
     """The profile of the work dir's checkpoint (its best, else its last) with the run's config
     ``cfg``: a saved one when it
     was measured on that checkpoint file (path and modification time; a profile saved without
-    them, as ``zoo ablate`` saves it, is taken as it is), else measured now and saved (to
+    them, as ``zoo ablate`` saves it, is taken as it is) in the precision the run's config runs
+    in (:func:`~zoo.ablation.profile.same_precision`), else measured now and saved (to
     :func:`_profile_path`; nothing is written into the work dir when ``profile_dir`` is given)."""
     from zoo.checkpoint import resolve_checkpoint
 
-    from .profile import profile_model
+    from .profile import profile_model, same_precision
     from .run import read_json, write_json
     checkpoint = resolve_checkpoint(work_dir)
     stamp = dict(checkpoint=os.path.realpath(checkpoint),
@@ -95,8 +96,8 @@ def _profile(work_dir: str, cfg, device: Optional[str], reprofile: bool,
     path = _profile_path(work_dir, profile_dir)
     if not reprofile:
         for saved in (read_json(p) for p in dict.fromkeys([os.path.join(work_dir, PROFILE), path])):
-            if saved is not None and ('checkpoint' not in saved or all(
-                    saved.get(k) == v for k, v in stamp.items())):
+            if saved is not None and same_precision(saved, cfg) and (
+                    'checkpoint' not in saved or all(saved.get(k) == v for k, v in stamp.items())):
                 return saved
     profile = dict(profile_model(cfg, checkpoint, device), **stamp)
     if hasattr(os, 'getloadavg'):  # other processes on the same cores lengthen the latency
@@ -120,7 +121,8 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
 
     Returns:
         ``dict(work_dir, config (as recorded), recipe, params, gflops, input_size, latency_ms,
-        device, threads, load_avg_1min (the machine's when the latency was measured, or None),
+        precision (of the latency: 'float32', 'bfloat16' or 'float16'), device, threads,
+        load_avg_1min (the machine's when the latency was measured, or None),
         train_time_s, resumed, amp, AP, AP50, AP75 (in [0, 1], None when
         absent), metrics_from ('zoo test' or 'last validation'), train_command, test_command
         (None when not recorded))``.
@@ -160,6 +162,7 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
                recipe=recipe_name(record.get('config'), record.get('fingerprint')),
                params=prof.get('params'), gflops=prof.get('gflops'),
                input_size=prof.get('input_size'), latency_ms=prof.get('latency_ms'),
+               precision=prof.get('precision', 'float32'),
                device=prof.get('device'), threads=prof.get('threads'),
                load_avg_1min=prof.get('load_avg_1min'), train_time_s=train_time,
                resumed=bool(record.get('resumed_by')), amp=bool(cfg.get('amp')),
@@ -211,8 +214,10 @@ COLUMNS = """## Columns
 - **params**: every parameter of the model, millions. **GFLOPs**: one test image after the test
   pipeline (the padded input size is given), `torch.utils.flop_counter` (2 FLOPs per
   multiply-add; RoI pooling and NMS count 0).
-- **latency**: median milliseconds per image at batch 1, float32, preprocessing included, after
-  warm-up, on the device named above the table.
+- **latency**: median milliseconds per image at batch 1, preprocessing included, after warm-up,
+  on the device named above the table, in the precision the run's config runs in, as `zoo test`
+  and `zoo infer` run it: float32, or for a run trained with `amp` (marked "(bf16)" or "(fp16)")
+  under autocast, with the weights cast to that precision once.
 - **train**: wall time of `zoo train`, from its start to its end (minutes); for a run resumed
   with `--resume`, of its last part only, marked "(last part)"; "(amp)": trained under mixed
   precision (`amp = True` in the training's config, as saved in the work dir's training log
@@ -222,6 +227,10 @@ COLUMNS = """## Columns
   them yet, or was not tested with `zoo test` (its AP is then its last validation's); such
   command lines are not reconstructed.
 """
+
+
+#: how the table marks a latency measured in a low precision
+_PRECISION_MARK = {'bfloat16': ' (bf16)', 'float16': ' (fp16)'}
 
 
 def model_zoo_markdown(rows: list[dict], command: Optional[str] = None) -> str:
@@ -253,7 +262,8 @@ def model_zoo_markdown(rows: list[dict], command: Optional[str] = None) -> str:
         size = f' ({r["input_size"][0]}x{r["input_size"][1]})' if r.get('input_size') else ''
         cells = [f'`{r["recipe"]}`'] + [_num(r[c], 3) + val for c in _METRICS]
         cells += [_num(None if r['params'] is None else r['params'] / 1e6, 2),
-                  _num(r['gflops'], 1) + size, _num(r['latency_ms'], 1),
+                  _num(r['gflops'], 1) + size,
+                  _num(r['latency_ms'], 1) + _PRECISION_MARK.get(r.get('precision'), ''),
                   _num(None if r['train_time_s'] is None else r['train_time_s'] / 60, 1)
                   + (' (last part)' if r.get('resumed') else '') + (' (amp)' if r.get('amp') else ''),
                   _code(r['train_command']) + '<br>' + _code(r['test_command'])]

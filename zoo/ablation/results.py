@@ -112,7 +112,7 @@ def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False,
     from zoo.checkpoint import resolve_checkpoint
     from zoo.config import load_config
 
-    from .profile import profile_model
+    from .profile import profile_model, same_precision
     d = run['dir']
     status = read_json(os.path.join(d, STATUS))
     out = dict(run, state=(status or {}).get('state'), error=(status or {}).get('error'),
@@ -136,6 +136,8 @@ def read_run(run: dict, device: Optional[str] = None, reprofile: bool = False,
         out['state'] = 'finished' if out['metrics'] is not None else 'unfinished'
     if out['state'] == 'finished' and with_profile:
         prof = None if reprofile else read_json(os.path.join(d, 'profile.json'))
+        if prof is not None and cfg is not None and not same_precision(prof, cfg):
+            prof = None  # measured in another precision than the run's config runs in
         if prof is None and cfg is not None:
             prof = profile_model(cfg, resolve_checkpoint(d), device)
             write_json(os.path.join(d, 'profile.json'), prof)
