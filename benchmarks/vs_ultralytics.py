@@ -219,8 +219,9 @@ def recipe_label(path: str, name: str = None) -> str:
     return 'zoo ' + (name or os.path.splitext(os.path.basename(path))[0])
 
 
-def recipe_labels(args) -> list[str]:
-    """The row label of each of ``--recipes``: its ``--labels`` entry, else its file name.
+def recipe_labels(args, paths: list[str]) -> list[str]:
+    """The row label of each of ``--recipes`` (their config files ``paths``): its ``--labels``
+    entry, else its file name.
     SystemExit(2) when ``--labels`` does not give one distinct name per recipe (each names the
     run's work dir)."""
     names = args.labels or [None] * len(args.recipes)
@@ -228,7 +229,7 @@ def recipe_labels(args) -> list[str]:
         print(f'--labels gives {len(names)} name(s) for {len(args.recipes)} recipe(s) '
               f'{args.recipes}: give one per recipe, in the same order', file=sys.stderr)
         raise SystemExit(2)
-    labels = [recipe_label(recipe_path(r), n) for r, n in zip(args.recipes, names)]
+    labels = [recipe_label(path, n) for path, n in zip(paths, names)]
     bad = [n for n in names if n is not None and (not n or '/' in n or n in ('.', '..'))]
     if bad or len(set(labels)) != len(labels):
         print(f'--labels {names}: each must be a distinct name usable as a folder name '
@@ -497,8 +498,8 @@ def main(argv=None) -> int:
         return 0
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    recipes = list(zip([recipe_path(r) for r in args.recipes], recipe_labels(args))) \
-        if 'zoo' in args.systems else []
+    paths = [recipe_path(r) for r in args.recipes] if 'zoo' in args.systems else []
+    recipes = list(zip(paths, recipe_labels(args, paths))) if paths else []
     python = args.ultralytics_python or sys.executable
     version = None
     if 'ultralytics' in args.systems:
