@@ -635,6 +635,23 @@ MUTATIONS = [
              'if osp.basename(ann_file) == ROBOFLOW_COCO:', 'if False:',
              ('tests/data/test_roboflow_coco.py',), "a Roboflow split's images looked for in the "
                                                      'COCO layout\'s folders'),
+    Mutation('roboflow_voc_reader_fixed_folders', 'zoo/data/reader.py',
+             "    ann_dir = osp.join(root, cfg.get('ann_subdir', 'Annotations'))",
+             "    ann_dir = osp.join(root, 'Annotations')",
+             ('tests/data/test_roboflow_voc.py',), "zoo data inspect looks for a Roboflow VOC "
+                                                   "export's XML files in Annotations/"),
+    Mutation('roboflow_voc_suffix_always_jpg', 'zoo/data/detect.py',
+             "    return stems.get(first, '.jpg') if first else '.jpg'", "    return '.jpg'",
+             ('tests/data/test_roboflow_voc.py',), 'PNG images beside the XML files are not found'),
+    Mutation('roboflow_voc_check_images_in_jpegimages', 'zoo/cli/export_cmd.py',
+             "images = os.path.join(root, dataset.get('img_subdir', 'JPEGImages'))",
+             "images = os.path.join(root, 'JPEGImages')",
+             ('tests/data/test_roboflow_voc.py',), "zoo export's check images looked for in "
+                                                   'JPEGImages/ only'),
+    Mutation('roboflow_voc_wins_over_coco', 'zoo/data/detect.py',
+             '    if _flat_voc_dirs(path) and not _roboflow_coco_files(path):',
+             '    if _flat_voc_dirs(path):',
+             ('tests/data/test_roboflow_voc.py',), 'a COCO export with stray XML files read as VOC'),
     Mutation('vs_ultralytics_labels_ignored', 'benchmarks/vs_ultralytics.py',
              "print(f'  {minutes:g} min: {label}: zoo '",
              "print(f'  {minutes:g} min: {recipe_label(config)}: zoo '",

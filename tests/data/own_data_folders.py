@@ -116,4 +116,16 @@ def make_roboflow_coco(root, train=TRAIN, val=VAL):
     return root
 
 
-MAKERS = {'voc': make_voc, 'coco': make_coco, 'yolo': make_yolo, 'roboflow': make_roboflow_coco}
+def make_roboflow_voc(root, train=TRAIN, val=VAL):
+    """Roboflow's Pascal VOC export: ``train/`` and ``valid/``, each holding its images and
+    their XML files side by side (the BCCD XML copied as it is), no ``ImageSets``."""
+    for folder, stems in (('train', train), ('valid', val)):
+        for stem in stems:
+            _link(BCCD / 'Annotations' / f'{stem}.xml', root / folder / f'{stem}.xml')
+            _link(BCCD / 'JPEGImages' / f'{stem}.jpg', root / folder / f'{stem}.jpg')
+    (root / 'README.roboflow.txt').write_text('exported from roboflow.com\n')
+    return root
+
+
+MAKERS = {'voc': make_voc, 'coco': make_coco, 'yolo': make_yolo, 'roboflow': make_roboflow_coco,
+          'roboflow_voc': make_roboflow_voc}

@@ -62,7 +62,8 @@ def add_parsers(sub, common) -> None:
 
 def default_check_images(cfg, count: int = 2) -> list[str]:
     """The first ``count`` images of the config's test split (VOC layout: the split's id list
-    under ``ImageSets/Main``, else ``JPEGImages`` sorted).
+    under ``ImageSets/Main``, else the images of ``img_subdir``, ``JPEGImages`` by default,
+    sorted).
 
     Raises:
         ConfigError: no images were found there (pass ``--check-images``).
@@ -74,19 +75,23 @@ def default_check_images(cfg, count: int = 2) -> list[str]:
     root = dataset.get('data_root')
     found = []
     if root:
-        images = os.path.join(root, 'JPEGImages')
-        ids_file = os.path.join(root, 'ImageSets', 'Main', f"{dataset.get('split', 'test')}.txt")
-        if os.path.isfile(ids_file):
+        images = os.path.join(root, dataset.get('img_subdir', 'JPEGImages'))
+        split = dataset.get('split', 'test') or ''
+        ids_file = (os.path.join(root, split) if split.endswith('.txt') else
+                    os.path.join(root, 'ImageSets', 'Main', f'{split}.txt'))
+        if split and os.path.isfile(ids_file):
             with open(ids_file) as f:
                 ids = [line.split()[0] for line in f if line.strip()]
-            found = [os.path.join(images, f'{i}.jpg') for i in ids]
+            suffix = dataset.get('img_suffix', '.jpg')
+            found = [os.path.join(images, f'{i}{suffix}') for i in ids]
         elif os.path.isdir(images):
             found = [os.path.join(images, n) for n in sorted(os.listdir(images))
                      if n.lower().endswith(('.jpg', '.jpeg', '.png'))]
         found = [p for p in found if os.path.isfile(p)]
     if not found:
         raise ConfigError(f'no test images found under the test dataset\'s data_root {root!r} '
-                          '(JPEGImages); give the images of the check with --check-images')
+                          f'({dataset.get("img_subdir", "JPEGImages")}); give the images of the '
+                          f'check with --check-images')
     return found[:count]
 
 

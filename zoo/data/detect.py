@@ -5,7 +5,9 @@ Three layouts are recognised:
 * **Pascal VOC**: ``Annotations/*.xml``, ``JPEGImages/`` and ``ImageSets/Main/<split>.txt``.
   Splits: the files ``train``, ``val`` and ``test`` (``trainval`` stands in for ``train`` when
   there is no ``train.txt``); without any split file, every XML file is ``train``. Class names:
-  ``--classes``, else the sorted names found in the training split's XML files.
+  ``--classes``, else the sorted names found in the training split's XML files. Roboflow's
+  Pascal VOC export is read too: each split a folder (``train``, ``valid`` as split ``val``,
+  ``test``) holding the images and their XML files side by side.
 * **COCO**: one JSON file (the ``train`` split), or a folder holding ``annotations/*.json``:
   ``instances_train2017.json`` or ``train.json`` is split ``train``, and so on (a name holding
   ``train``, ``val`` or ``test``). The images of a split are looked for in ``<root>/<stem>``
@@ -88,6 +90,8 @@ def detect_format(path: str) -> str:
         raise ConfigError(f'--data {path}: a file must be a COCO .json or a YOLO data .yaml')
     if osp.isdir(osp.join(path, 'Annotations')) and osp.isdir(osp.join(path, 'JPEGImages')):
         return 'voc'
+    if _flat_voc_dirs(path) and not _roboflow_coco_files(path):
+        return 'voc'
     if _yolo_yaml(path) or (osp.isdir(osp.join(path, 'images')) and osp.isdir(osp.join(path, 'labels'))):
         return 'yolo'
     if osp.isdir(osp.join(path, 'annotations')) and any(
@@ -96,7 +100,8 @@ def detect_format(path: str) -> str:
     if _roboflow_coco_files(path):
         return 'coco'
     raise ConfigError(f'--data {path}: the folder is in none of the known layouts: Pascal VOC '
-                      f'(Annotations/, JPEGImages/, ImageSets/Main/), COCO (annotations/*.json '
+                      f'(Annotations/, JPEGImages/, ImageSets/Main/, or Roboflow\'s <split>/ '
+                      f'folders of images and XML files side by side), COCO (annotations/*.json '
                       f'and the images, or Roboflow\'s <split>/{ROBOFLOW_COCO}) or YOLO '
                       f'(data.yaml, images/<split>/, labels/<split>/)')
 
@@ -125,7 +130,30 @@ def detect_data(path: str, classes: Optional[Sequence[str]] = None) -> DataSourc
 
 
 # Pascal VOC ---------------------------------------------------------------------------------
+def _flat_voc_dirs(root: str) -> dict:
+    """Split name -> folder name for the split folders of a Roboflow Pascal VOC export: the
+    folders ``train``, ``valid``, ``test`` (any name holding a split's) that hold XML files."""
+    dirs = {}
+    for n in sorted(os.listdir(root)):
+        name = coco_split_name(n)
+        if name and name not in dirs and osp.isdir(osp.join(root, n)) and any(
+                f.endswith('.xml') for f in os.listdir(osp.join(root, n))):
+            dirs[name] = n
+    return dirs
+
+
+def _image_suffix(folder: str) -> str:
+    """The suffix of the image beside the first XML file of ``folder`` (``'.jpg'`` when there
+    is none, as in :class:`~zoo.datasets.voc.VOCDataset`)."""
+    files = sorted(os.listdir(folder))
+    stems = {osp.splitext(f)[0]: osp.splitext(f)[1] for f in files if not f.endswith('.xml')}
+    first = next((osp.splitext(f)[0] for f in files if f.endswith('.xml')), None)
+    return stems.get(first, '.jpg') if first else '.jpg'
+
+
 def _voc(root: str, classes) -> DataSource:
+    if not osp.isdir(osp.join(root, 'Annotations')):
+        return _flat_voc(root, classes)
     main = osp.join(root, 'ImageSets', 'Main')
     splits = {}
     for name in SPLITS:
@@ -145,6 +173,23 @@ def _voc(root: str, classes) -> DataSource:
                       if n.endswith('.xml')))
         source.classes = tuple(sorted(voc_class_names(osp.join(root, 'Annotations'), ids)))
         source.classes_from = f'the sorted <name>s of the {len(ids)} XML files of split {split!r}'
+    return source
+
+
+def _flat_voc(root: str, classes) -> DataSource:
+    splits = {}
+    for name, folder in _flat_voc_dirs(root).items():
+        splits[name] = dict(type='VOCDataset', data_root=root, split=None, ann_subdir=folder,
+                            img_subdir=folder, img_suffix=_image_suffix(osp.join(root, folder)))
+    source = DataSource('voc', root, splits)
+    if classes:
+        source.classes, source.classes_from = tuple(classes), '--classes'
+    elif 'train' in splits:
+        ann_dir = osp.join(root, splits['train']['ann_subdir'])
+        ids = sorted(osp.splitext(n)[0] for n in os.listdir(ann_dir) if n.endswith('.xml'))
+        source.classes = tuple(sorted(voc_class_names(ann_dir, ids)))
+        source.classes_from = (f'the sorted <name>s of the {len(ids)} XML files of '
+                               f'{splits["train"]["ann_subdir"]}/')
     return source
 
 
@@ -335,9 +380,8 @@ def split_members(source: DataSource, split: str) -> list[str]:
         if cfg['split']:
             return read_split_file(osp.join(cfg['data_root'], 'ImageSets', 'Main',
                                             f'{cfg["split"]}.txt'))
-        return sorted(osp.splitext(n)[0] for n in os.listdir(osp.join(cfg['data_root'],
-                                                                        'Annotations'))
-                      if n.endswith('.xml'))
+        ann_dir = osp.join(cfg['data_root'], cfg.get('ann_subdir', 'Annotations'))
+        return sorted(osp.splitext(n)[0] for n in os.listdir(ann_dir) if n.endswith('.xml'))
     if source.format == 'coco':
         with open(cfg['ann_file'], encoding='utf-8') as f:
             return [str(im['id']) for im in sorted(json.load(f)['images'], key=lambda i: i['id'])]

@@ -99,7 +99,9 @@ def _split_ids(raw: RawDataset, split: str, path: str) -> list[str]:
 # VOC -------------------------------------------------------------------------------------------
 def _read_voc(raw: RawDataset, split: str, cfg: dict) -> list:
     root = cfg['data_root']
-    ann_dir, img_dir = osp.join(root, 'Annotations'), osp.join(root, 'JPEGImages')
+    ann_dir = osp.join(root, cfg.get('ann_subdir', 'Annotations'))
+    img_dir = osp.join(root, cfg.get('img_subdir', 'JPEGImages'))
+    suffix = cfg.get('img_suffix', '.jpg')
     names = set(raw.source.classes)
     if cfg.get('split'):
         s = cfg['split']
@@ -117,7 +119,7 @@ def _read_voc(raw: RawDataset, split: str, cfg: dict) -> list:
         path = osp.join(ann_dir, f'{img_id}.xml')
         if not osp.isfile(path):
             continue  # reported with the split file
-        entry = ImageEntry(img_id, osp.join(img_dir, f'{img_id}.jpg'), path)
+        entry = ImageEntry(img_id, osp.join(img_dir, f'{img_id}{suffix}'), path)
         try:
             tree = ET.parse(path).getroot()
         except (ET.ParseError, OSError) as err:
