@@ -127,5 +127,20 @@ def make_roboflow_voc(root, train=TRAIN, val=VAL):
     return root
 
 
+def instances_of(source, split):
+    """{image file name: (boxes, labels)} of ``split`` built from ``source`` as --data builds it."""
+    import numpy as np
+
+    from registry import build, discover
+    discover()
+    ds = build('dataset', dict(source.dataset_cfg(split), pipeline=[]), key=split)
+    out = {}
+    for info in ds.data_list:
+        boxes = np.array([i['bbox'] for i in info['instances']], dtype=np.float32)
+        labels = [i['bbox_label'] for i in info['instances']]
+        out[info['img_path'].rsplit('/', 1)[-1]] = (boxes, labels)
+    return out
+
+
 MAKERS = {'voc': make_voc, 'coco': make_coco, 'yolo': make_yolo, 'roboflow': make_roboflow_coco,
           'roboflow_voc': make_roboflow_voc}

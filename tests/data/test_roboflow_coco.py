@@ -6,23 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from registry import ConfigError, build, discover
+from registry import ConfigError
 from zoo.cli.main import main
 from zoo.data import detect_data
 
-from own_data_folders import CLASSES, TRAIN, VAL
+from own_data_folders import CLASSES, TRAIN, VAL, instances_of
 
-
-def _instances(source, split):
-    """{image file name: (boxes, labels)} of ``split`` built from ``source`` as --data builds it."""
-    discover()
-    ds = build('dataset', dict(source.dataset_cfg(split), pipeline=[]), key=split)
-    out = {}
-    for info in ds.data_list:
-        boxes = np.array([i['bbox'] for i in info['instances']], dtype=np.float32)
-        labels = [i['bbox_label'] for i in info['instances']]
-        out[info['img_path'].rsplit('/', 1)[-1]] = (boxes, labels)
-    return out
 
 
 def test_a_roboflow_export_is_the_same_data_as_the_coco_layout(make_dataset):
@@ -32,7 +21,7 @@ def test_a_roboflow_export_is_the_same_data_as_the_coco_layout(make_dataset):
     assert "less ['cells']" in robo.classes_from
     assert robo.splits['val']['img_prefix'] == robo.root + '/valid'
     for split, stems in (('train', TRAIN), ('val', VAL)):
-        a, b = _instances(robo, split), _instances(coco, split)
+        a, b = instances_of(robo, split), instances_of(coco, split)
         assert sorted(a) == sorted(f'{s}.jpg' for s in stems) == sorted(b)
         for name in a:
             assert a[name][1] == b[name][1]

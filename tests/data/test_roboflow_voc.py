@@ -14,19 +14,8 @@ from zoo.cli.main import main
 from zoo.data import detect_data
 from zoo.data.config_from_data import derive_val_split
 
-from own_data_folders import CLASSES, TRAIN, VAL
+from own_data_folders import CLASSES, TRAIN, VAL, instances_of
 
-
-def _instances(source, split):
-    """{image file name: (boxes, labels)} of ``split`` built from ``source`` as --data builds it."""
-    discover()
-    ds = build('dataset', dict(source.dataset_cfg(split), pipeline=[]), key=split)
-    out = {}
-    for info in ds.data_list:
-        boxes = np.array([i['bbox'] for i in info['instances']], dtype=np.float32)
-        labels = [i['bbox_label'] for i in info['instances']]
-        out[info['img_path'].rsplit('/', 1)[-1]] = (boxes, labels)
-    return out
 
 
 def test_a_roboflow_voc_export_is_the_same_data_as_the_voc_layout(make_dataset):
@@ -37,7 +26,7 @@ def test_a_roboflow_voc_export_is_the_same_data_as_the_voc_layout(make_dataset):
     assert robo.splits['val']['ann_subdir'] == robo.splits['val']['img_subdir'] == 'valid'
     assert 'XML files of train/' in robo.classes_from
     for split, stems in (('train', TRAIN), ('val', VAL)):
-        a, b = _instances(robo, split), _instances(voc, split)
+        a, b = instances_of(robo, split), instances_of(voc, split)
         assert sorted(a) == sorted(f'{s}.jpg' for s in stems) == sorted(b)
         for name in a:
             assert a[name][1] == b[name][1]
@@ -52,7 +41,7 @@ def test_png_images_beside_the_xml_are_found(make_dataset):
             jpg.unlink()
     source = detect_data(str(data))
     assert source.splits['train']['img_suffix'] == '.png'
-    assert sorted(_instances(source, 'val')) == sorted(f'{s}.png' for s in VAL)
+    assert sorted(instances_of(source, 'val')) == sorted(f'{s}.png' for s in VAL)
 
 
 def test_inspect_and_val_fraction_read_the_split_folders(make_dataset, tmp_path, capsys):
@@ -62,7 +51,7 @@ def test_inspect_and_val_fraction_read_the_split_folders(make_dataset, tmp_path,
     assert 'voc dataset, 3 classes' in out and 'no problem found' in out
     assert re.search(rf'^train\s+{len(TRAIN)}\s', out, re.M), out
     source = derive_val_split(detect_data(str(data)), 0.25, str(tmp_path), seed=0)
-    train, val = (_instances(source, s) for s in ('train', 'val'))
+    train, val = (instances_of(source, s) for s in ('train', 'val'))
     assert len(val) == 1 and len(train) == len(TRAIN) - 1
     assert sorted(list(train) + list(val)) == sorted(f'{s}.jpg' for s in TRAIN)
 
