@@ -127,6 +127,22 @@ def make_roboflow_voc(root, train=TRAIN, val=VAL):
     return root
 
 
+def make_roboflow_yolo(root, train=TRAIN, val=VAL):
+    """Roboflow's YOLOv8 export: ``train/images``, ``train/labels``, ``valid/images``,
+    ``valid/labels`` and a ``data.yaml`` without ``path`` whose splits are written one level up
+    (``../train/images``), as Roboflow writes them; the labels as in :func:`make_yolo`."""
+    for folder, stems in (('train', train), ('valid', val)):
+        for stem in stems:
+            _link(BCCD / 'JPEGImages' / f'{stem}.jpg', root / folder / 'images' / f'{stem}.jpg')
+            label = root / folder / 'labels' / f'{stem}.txt'
+            label.parent.mkdir(parents=True, exist_ok=True)
+            label.write_text(''.join(yolo_line(n, b) for n, b in voc_objects(stem)))
+    (root / 'data.yaml').write_text(
+        'train: ../train/images\nval: ../valid/images\n\nnc: 3\n'
+        f"names: {list(CLASSES)}\n\nroboflow:\n  workspace: me\n  project: cells\n  version: 1\n")
+    return root
+
+
 def instances_of(source, split):
     """{image file name: (boxes, labels)} of ``split`` built from ``source`` as --data builds it."""
     import numpy as np
@@ -142,5 +158,17 @@ def instances_of(source, split):
     return out
 
 
+def assert_same_data(a, b, split, stems):
+    """The sources ``a`` and ``b`` read the same images (``<stem>.jpg`` for ``stems``), boxes and
+    labels for ``split``."""
+    import numpy as np
+
+    x, y = instances_of(a, split), instances_of(b, split)
+    assert sorted(x) == sorted(f'{s}.jpg' for s in stems) == sorted(y)
+    for name in x:
+        assert x[name][1] == y[name][1]
+        np.testing.assert_array_equal(x[name][0], y[name][0])
+
+
 MAKERS = {'voc': make_voc, 'coco': make_coco, 'yolo': make_yolo, 'roboflow': make_roboflow_coco,
-          'roboflow_voc': make_roboflow_voc}
+          'roboflow_voc': make_roboflow_voc, 'roboflow_yolo': make_roboflow_yolo}

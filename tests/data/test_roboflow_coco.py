@@ -10,7 +10,7 @@ from registry import ConfigError
 from zoo.cli.main import main
 from zoo.data import detect_data
 
-from own_data_folders import CLASSES, TRAIN, VAL, instances_of
+from own_data_folders import CLASSES, TRAIN, VAL, assert_same_data, instances_of
 
 
 
@@ -21,11 +21,7 @@ def test_a_roboflow_export_is_the_same_data_as_the_coco_layout(make_dataset):
     assert "less ['cells']" in robo.classes_from
     assert robo.splits['val']['img_prefix'] == robo.root + '/valid'
     for split, stems in (('train', TRAIN), ('val', VAL)):
-        a, b = instances_of(robo, split), instances_of(coco, split)
-        assert sorted(a) == sorted(f'{s}.jpg' for s in stems) == sorted(b)
-        for name in a:
-            assert a[name][1] == b[name][1]
-            np.testing.assert_array_equal(a[name][0], b[name][0])
+        assert_same_data(robo, coco, split, stems)
 
 
 def test_a_project_category_that_labels_boxes_stays_a_class(make_dataset):

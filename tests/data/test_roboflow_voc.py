@@ -14,7 +14,7 @@ from zoo.cli.main import main
 from zoo.data import detect_data
 from zoo.data.config_from_data import derive_val_split
 
-from own_data_folders import CLASSES, TRAIN, VAL, instances_of
+from own_data_folders import CLASSES, TRAIN, VAL, assert_same_data, instances_of
 
 
 
@@ -26,11 +26,7 @@ def test_a_roboflow_voc_export_is_the_same_data_as_the_voc_layout(make_dataset):
     assert robo.splits['val']['ann_subdir'] == robo.splits['val']['img_subdir'] == 'valid'
     assert 'XML files of train/' in robo.classes_from
     for split, stems in (('train', TRAIN), ('val', VAL)):
-        a, b = instances_of(robo, split), instances_of(voc, split)
-        assert sorted(a) == sorted(f'{s}.jpg' for s in stems) == sorted(b)
-        for name in a:
-            assert a[name][1] == b[name][1]
-            np.testing.assert_array_equal(a[name][0], b[name][0])
+        assert_same_data(robo, voc, split, stems)
 
 
 def test_png_images_beside_the_xml_are_found(make_dataset):
