@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from registry import build, discover
+from registry import ConfigError, build, discover
 from zoo.cli.export_cmd import default_check_images
 from zoo.cli.main import main
 from zoo.data import detect_data
@@ -76,5 +76,5 @@ def test_an_unknown_class_in_a_split_folder_names_the_file(make_dataset, where):
     source = detect_data(str(data), classes=list(CLASSES))
     discover()
     split = 'train' if where == 'train' else 'val'
-    with pytest.raises(Exception, match=rf"{where}/.*Neutrophil"):
+    with pytest.raises(ConfigError, match=rf"{where}/.*Neutrophil"):
         build('dataset', dict(source.dataset_cfg(split), pipeline=[]), key=split)
