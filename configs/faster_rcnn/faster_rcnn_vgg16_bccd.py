@@ -14,3 +14,10 @@ model = dict(channels_last=True,
              roi_head=dict(bbox_head=dict(num_classes=3)),
              test_cfg=dict(rcnn=dict(nms=dict(iou_threshold=0.5))))
 optim_wrapper = dict(optimizer=dict(lr=0.0025))  # batch 2 (0.02 is for batch 16)
+
+# Mixed precision (as --amp): bfloat16 autocast on the CPU, float16 with loss scaling on CUDA; RoI
+# pooling, box coding, NMS and losses stay float32. Trained from scratch after this recipe on BCCD
+# (2 CPU cores, seed 0, the best epoch's checkpoint): AP 0.473 / AP50 0.817 in bfloat16 against
+# 0.472 / 0.817 in float32, with a median training step 1.7x shorter (4.4 s against 7.3 s;
+# docs/performance.md). amp=False for float32.
+amp = True
