@@ -73,7 +73,10 @@ def test_the_table_of_two_work_dirs(model_files, tmp_path, capsys):
     assert row_a == ['`zoo::faster_rcnn/faster_rcnn_zf_bccd.py`', '0.512', '0.800', 'n/a', '1.23',
                      '12.3 (128x160)', '45.7', '2.5',
                      '`zoo train configs/faster_rcnn/faster_rcnn_zf_bccd.py --work-dir a`<br>'
-                     '`zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a \\| tee log`']
+                     '`zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a \\| tee log`'
+                     # a trained in float32 (its config has no amp); the ZF recipe sets amp now
+                     '<br>(trained in float32; the recipe sets `amp = True` now: repeat with '
+                     '`--cfg-options amp=False`)']
     # b: its last validation, marked; resumed: the time of its last part; no commands recorded
     assert row_b == [f'`{model_files[0]}`', '0.250 (val)', '0.500 (val)', '0.125 (val)', '4.93',
                      '1.4 (128x160)', '8.0', '1.0 (last part)', 'not recorded<br>not recorded']
@@ -91,6 +94,28 @@ def test_an_unfinished_run_is_refused_and_nothing_is_written(model_files, tmp_pa
     assert not out.exists()
     assert main(['model-zoo', a, '--out', str(tmp_path / 'table.txt')]) == 2
     assert 'expected a Markdown file name' in capsys.readouterr().err
+
+
+def test_the_note_on_a_recipe_whose_precision_changed_since_the_run():
+    row = dict(recipe='zoo::r.py', AP=0.5, AP50=0.8, AP75=0.4, params=1e6, gflops=1.0,
+               input_size=[64, 64], latency_ms=1.0, train_time_s=60.0, metrics_from='zoo test',
+               train_command='zoo train r.py', test_command='zoo test r.py w')
+
+    def commands(**kw):
+        return _rows(model_zoo_markdown([dict(row, **kw)]))[0][8]
+    plain = '`zoo train r.py`<br>`zoo test r.py w`'
+    assert commands(amp=True, recipe_amp=False) == (
+        plain + '<br>(trained with amp; this command trains in float32 now: repeat with `--amp`)')
+    assert commands(amp=False, recipe_amp=True).endswith('repeat with `--cfg-options amp=False`)')
+    assert commands(amp=True, recipe_amp=True) == commands(amp=False, recipe_amp=False) == plain
+    assert commands(amp=True, recipe_amp=None) == plain  # not a shipped recipe
+    # the recorded command already sets the run's precision: nothing to add
+    assert commands(amp=True, recipe_amp=False, train_command='zoo train r.py --amp') \
+        == '`zoo train r.py --amp`<br>`zoo test r.py w`'
+    fp32 = 'zoo train r.py --cfg-options model.x=1 amp=False --seed 0'
+    assert commands(amp=False, recipe_amp=True, train_command=fp32) == f'`{fp32}`<br>`zoo test r.py w`'
+    assert commands(amp=True, recipe_amp=True, train_command=fp32).endswith('repeat with `--amp`)')
+    assert commands(amp=True, recipe_amp=False, train_command=None) == 'not recorded<br>`zoo test r.py w`'
 
 
 def test_no_row_leaves_the_placeholder():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shlex
 from typing import Optional
 
 import torch
@@ -123,7 +124,8 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
         ``dict(work_dir, config (as recorded), recipe, params, gflops, input_size, latency_ms,
         precision (of the latency: 'float32', 'bfloat16' or 'float16'), device, threads,
         load_avg_1min (the machine's when the latency was measured, or None),
-        train_time_s, resumed, amp, AP, AP50, AP75 (in [0, 1], None when
+        train_time_s, resumed, amp, recipe_amp (the shipped recipe's ``amp`` now, None for
+        another config), AP, AP50, AP75 (in [0, 1], None when
         absent), metrics_from ('zoo test' or 'last validation'), train_command, test_command
         (None when not recorded))``.
 
@@ -158,8 +160,9 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
     train_time = run['train_time_s']
     if record.get('started') is not None and record.get('finished') is not None:
         train_time = float(record['finished']) - float(record['started'])
-    row = dict(work_dir=work_dir, config=record.get('config'),
-               recipe=recipe_name(record.get('config'), record.get('fingerprint')),
+    recipe = recipe_name(record.get('config'), record.get('fingerprint'))
+    row = dict(work_dir=work_dir, config=record.get('config'), recipe=recipe,
+               recipe_amp=_recipe_amp(recipe),
                params=prof.get('params'), gflops=prof.get('gflops'),
                input_size=prof.get('input_size'), latency_ms=prof.get('latency_ms'),
                precision=prof.get('precision', 'float32'),
@@ -172,6 +175,51 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
         value = metrics.get(key)
         row[col] = None if value is None or value < 0 else float(value)
     return row
+
+
+def _recipe_amp(recipe: str) -> Optional[bool]:
+    """``amp`` of the shipped recipe named ``zoo::<path>`` as it is now (None for any other
+    config): a run trained before its recipe changed precision is repeated with another flag.
+
+    Raises:
+        ConfigError: the shipped recipe cannot be read.
+    """
+    from zoo.config import PREFIX, load_config, shipped_configs_dir
+    if not recipe.startswith(PREFIX):
+        return None
+    return bool(load_config(os.path.join(shipped_configs_dir(), recipe[len(PREFIX):])).get('amp'))
+
+
+def _command_amp(command: str, recipe_amp: bool) -> Optional[bool]:
+    """Whether the ``zoo train`` command line ``command`` trains under ``amp`` today, with its
+    recipe's ``amp`` now ``recipe_amp``: ``--amp`` makes it True, ``--cfg-options ... amp=V``
+    sets it, else the recipe decides. None when ``amp=V`` is no plain True or False."""
+    tokens = shlex.split(command)
+    if '--amp' in tokens:
+        return True
+    value, options = None, False
+    for token in tokens:
+        if token.startswith('--'):
+            options = token == '--cfg-options'
+        elif options and token.startswith('amp='):
+            value = token[len('amp='):]
+    if value is None:
+        return recipe_amp
+    return {'true': True, 'false': False}.get(value.lower())
+
+
+def _repeat_note(row: dict) -> str:
+    """What the commands cell adds when the recorded ``zoo train`` command would now train in
+    another precision than the run did (its recipe's ``amp`` changed since)."""
+    if not row.get('train_command') or row.get('recipe_amp') is None:
+        return ''
+    now = _command_amp(row['train_command'], row['recipe_amp'])
+    if now is None or now == bool(row.get('amp')):
+        return ''
+    if now:
+        return ('<br>(trained in float32; the recipe sets `amp = True` now: repeat with '
+                '`--cfg-options amp=False`)')
+    return '<br>(trained with amp; this command trains in float32 now: repeat with `--amp`)'
 
 
 def _num(value, digits: int) -> str:
@@ -225,7 +273,9 @@ COLUMNS = """## Columns
 - **commands**: the `zoo train` and `zoo test` command lines recorded in the work dir's
   `zoo_run.json`. "not recorded": the run was made by a version of the zoo that did not record
   them yet, or was not tested with `zoo test` (its AP is then its last validation's); such
-  command lines are not reconstructed.
+  command lines are not reconstructed. When the shipped recipe's `amp` has changed since the run
+  (it trained in float32 and the recipe now sets `amp = True`, or the reverse), a note says which
+  flag repeats it in the precision it ran in.
 """
 
 
@@ -266,6 +316,6 @@ def model_zoo_markdown(rows: list[dict], command: Optional[str] = None) -> str:
                   _num(r['latency_ms'], 1) + _PRECISION_MARK.get(r.get('precision'), ''),
                   _num(None if r['train_time_s'] is None else r['train_time_s'] / 60, 1)
                   + (' (last part)' if r.get('resumed') else '') + (' (amp)' if r.get('amp') else ''),
-                  _code(r['train_command']) + '<br>' + _code(r['test_command'])]
+                  _code(r['train_command']) + '<br>' + _code(r['test_command']) + _repeat_note(r)]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
