@@ -2,7 +2,8 @@
 recorded (zoo test's metrics, commands: known numbers) and one read from its last validation;
 a run made before the commands were recorded (shown as not recorded, never reconstructed),
 trained from another checkout's recipe and under amp, profiled without writing into its work
-dir; unfinished runs are refused. A real run's row: tests/runner/test_cli_train_test_infer.py."""
+dir; a recipe changed since its run (marked) or only in precision (a note on the command);
+unfinished runs are refused. A real run's row: tests/runner/test_cli_train_test_infer.py."""
 import functools
 import json
 import os
@@ -11,7 +12,8 @@ import shutil
 import registry
 import torch
 from zoo.ablation import profile as profiling
-from zoo.ablation.model_zoo import PLACEHOLDER, model_zoo_markdown, recipe_name
+from zoo.ablation.model_zoo import PLACEHOLDER, model_zoo_markdown, model_zoo_row, recipe_name
+from zoo.ablation.recipe_changes import recipe_changes
 from zoo.cli.main import main
 from zoo.config import load_config
 from zoo.detectors.builder import build_detector
@@ -22,10 +24,15 @@ from conftest import ROOT
 ZF = os.path.join(ROOT, 'configs/faster_rcnn/faster_rcnn_zf_bccd.py')
 
 
-def _work_dir(path, model_files, record, profile=None, scalars=(), saved='config.py'):
+def _work_dir(path, model_files, record, profile=None, scalars=(), saved='config.py', config=None):
+    """A finished run's work dir; its saved training config is ``config`` (a Config) when
+    given, else the tiny model's config file of ``model_files``."""
     cfg, ckpt = model_files
     path.mkdir()
-    shutil.copy(cfg, path / saved)
+    if config is not None:
+        (path / saved).write_text(config.pretty_text)
+    else:
+        shutil.copy(cfg, path / saved)
     shutil.copy(ckpt, path / 'epoch_1.pth')
     (path / 'last_checkpoint').write_text(str(path / 'epoch_1.pth'))
     (path / 'zoo_run.json').write_text(json.dumps(record))
@@ -48,8 +55,16 @@ def _rows(text):
             if line.startswith('| `')]
 
 
+def _zf_as_run(**changes):
+    """The ZF recipe as a float32 run of it saved its config, with ``changes`` (dotted keys)."""
+    cfg = load_config(ZF)
+    cfg.amp = False
+    cfg.merge_from_dict(changes)
+    return cfg
+
+
 def test_the_table_of_two_work_dirs(model_files, tmp_path, capsys):
-    a = _work_dir(tmp_path / 'a', model_files, dict(
+    a = _work_dir(tmp_path / 'a', model_files, config=_zf_as_run(), record=dict(
         config=ZF, state='finished', started=1000.0, finished=1150.0,
         command='zoo train configs/faster_rcnn/faster_rcnn_zf_bccd.py --work-dir a',
         test=dict(command='zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a | tee log',
@@ -74,7 +89,7 @@ def test_the_table_of_two_work_dirs(model_files, tmp_path, capsys):
                      '12.3 (128x160)', '45.7', '2.5',
                      '`zoo train configs/faster_rcnn/faster_rcnn_zf_bccd.py --work-dir a`<br>'
                      '`zoo test configs/faster_rcnn/faster_rcnn_zf_bccd.py a \\| tee log`'
-                     # a trained in float32 (its config has no amp); the ZF recipe sets amp now
+                     # a trained in float32; the ZF recipe sets amp now
                      '<br>(trained in float32; the recipe sets `amp = True` now: repeat with '
                      '`--cfg-options amp=False`)']
     # b: its last validation, marked; resumed: the time of its last part; no commands recorded
@@ -116,6 +131,42 @@ def test_the_note_on_a_recipe_whose_precision_changed_since_the_run():
     assert commands(amp=False, recipe_amp=True, train_command=fp32) == f'`{fp32}`<br>`zoo test r.py w`'
     assert commands(amp=True, recipe_amp=True, train_command=fp32).endswith('repeat with `--amp`)')
     assert commands(amp=True, recipe_amp=False, train_command=None) == 'not recorded<br>`zoo test r.py w`'
+
+
+def test_a_recipe_changed_since_the_run_is_marked(model_files, tmp_path):
+    # trained before the recipe's lr and training scale changed (the profile saved: no model run)
+    run = _zf_as_run(**{'optim_wrapper.optimizer.lr': 0.005,
+                        'train_dataloader.dataset.pipeline.1.scale': (320, 240)})
+    profile = dict(params=1, gflops=1.0, input_size=[64, 64], latency_ms=1.0, device='cpu')
+    a = _work_dir(tmp_path / 'a', model_files, config=run, profile=profile, record=dict(
+        config=ZF, state='finished', started=0.0, finished=60.0,
+        test=dict(metrics={'coco/bbox_mAP': 0.5, 'coco/bbox_mAP_50': 0.8, 'coco/bbox_mAP_75': 0.4})))
+    row = model_zoo_row(a)
+    assert row['recipe_changes'] == ['optim_wrapper.optimizer.lr',
+                                     'train_dataloader.dataset.pipeline[1].scale[0]',
+                                     'train_dataloader.dataset.pipeline[1].scale[1]']
+    assert _rows(model_zoo_markdown([row]))[0][0] == (
+        '`zoo::faster_rcnn/faster_rcnn_zf_bccd.py` (the recipe changed since the run: '
+        '`optim_wrapper.optimizer.lr`, `train_dataloader.dataset.pipeline`)')
+
+
+def test_recipe_changes_leave_out_precision_layout_and_data_location():
+    recipe = load_config(ZF)  # amp = True, channels_last
+    run = _zf_as_run(**{'model.channels_last': False, 'train_dataloader.dataset.data_root': '/x'})
+    assert run.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper'
+    assert recipe_changes(run, recipe) == []  # float32 against the recipe's amp: not counted
+    run.model.rpn_head.anchor_generator.scales = [4, 8]
+    run.param_scheduler = run.param_scheduler[:1]
+    run.test_evaluator = dict(type='VOCMetric')
+    # a list of another length (or a dict for a list) differs as a whole
+    assert recipe_changes(run, recipe) == ['model.rpn_head.anchor_generator.scales',
+                                           'param_scheduler', 'test_evaluator']
+    many = [f'model.x{i}[0]' for i in range(5)]
+    assert _rows(model_zoo_markdown([dict(
+        recipe='zoo::r.py', recipe_changes=many, AP=0.5, AP50=0.8, AP75=0.4, params=1e6,
+        gflops=1.0, latency_ms=1.0, train_time_s=60.0, metrics_from='zoo test',
+        train_command=None, test_command=None)]))[0][0] == (
+        '`zoo::r.py` (the recipe changed since the run: `model.x0`, `model.x1`, `model.x2` and 2 more)')
 
 
 def test_no_row_leaves_the_placeholder():
@@ -160,7 +211,10 @@ def test_a_run_without_recorded_commands_from_another_checkout(model_files, tmp_
         load_config(model_files[0]).model).parameters())  # the tiny model's, not the recipe's
     text = out.read_text()
     [row] = _rows(text)
-    assert row == ['`zoo::faster_rcnn/faster_rcnn_zf_bccd.py`', '0.250 (val)', '0.500 (val)',
+    # the tiny model trained here is not the ZF recipe's: marked as changed (in its model)
+    mark = ' (the recipe changed since the run: `model.'
+    assert row[0].startswith('`zoo::faster_rcnn/faster_rcnn_zf_bccd.py`' + mark)
+    assert row[1:] == ['0.250 (val)', '0.500 (val)',
                    '0.125 (val)', f'{profile["params"] / 1e6:.2f}',
                    f'{profile["gflops"]:.1f} ({profile["input_size"][0]}x{profile["input_size"][1]})',
                    f'{profile["latency_ms"]:.1f} (bf16)', '10.0 (amp)', 'not recorded<br>not recorded']

@@ -23,6 +23,8 @@ import torch
 
 from registry import ConfigError
 
+from .recipe_changes import recipe_changes
+
 __all__ = ['model_zoo_row', 'model_zoo_markdown', 'recipe_name', 'PLACEHOLDER', 'NOT_RECORDED']
 
 #: the row left in docs/model_zoo.md until real runs fill the table
@@ -125,7 +127,8 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
         precision (of the latency: 'float32', 'bfloat16' or 'float16'), device, threads,
         load_avg_1min (the machine's when the latency was measured, or None),
         train_time_s, resumed, amp, recipe_amp (the shipped recipe's ``amp`` now, None for
-        another config), AP, AP50, AP75 (in [0, 1], None when
+        another config), recipe_changes (the settings the shipped recipe changed since the run,
+        :func:`zoo.ablation.recipe_changes.recipe_changes`), AP, AP50, AP75 (in [0, 1], None when
         absent), metrics_from ('zoo test' or 'last validation'), train_command, test_command
         (None when not recorded))``.
 
@@ -161,8 +164,10 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
     if record.get('started') is not None and record.get('finished') is not None:
         train_time = float(record['finished']) - float(record['started'])
     recipe = recipe_name(record.get('config'), record.get('fingerprint'))
+    shipped = _shipped_recipe(recipe)
     row = dict(work_dir=work_dir, config=record.get('config'), recipe=recipe,
-               recipe_amp=_recipe_amp(recipe),
+               recipe_amp=None if shipped is None else bool(shipped.get('amp')),
+               recipe_changes=[] if shipped is None else recipe_changes(cfg, shipped),
                params=prof.get('params'), gflops=prof.get('gflops'),
                input_size=prof.get('input_size'), latency_ms=prof.get('latency_ms'),
                precision=prof.get('precision', 'float32'),
@@ -177,9 +182,9 @@ def model_zoo_row(work_dir: str, device: Optional[str] = None, reprofile: bool =
     return row
 
 
-def _recipe_amp(recipe: str) -> Optional[bool]:
-    """``amp`` of the shipped recipe named ``zoo::<path>`` as it is now (None for any other
-    config): a run trained before its recipe changed precision is repeated with another flag.
+def _shipped_recipe(recipe: str):
+    """The shipped recipe named ``zoo::<path>`` as it is now (mmengine ``Config``), None for any
+    other config.
 
     Raises:
         ConfigError: the shipped recipe cannot be read.
@@ -187,7 +192,7 @@ def _recipe_amp(recipe: str) -> Optional[bool]:
     from zoo.config import PREFIX, load_config, shipped_configs_dir
     if not recipe.startswith(PREFIX):
         return None
-    return bool(load_config(os.path.join(shipped_configs_dir(), recipe[len(PREFIX):])).get('amp'))
+    return load_config(os.path.join(shipped_configs_dir(), recipe[len(PREFIX):]))
 
 
 def _command_amp(command: str, recipe_amp: bool) -> Optional[bool]:
@@ -220,6 +225,16 @@ def _repeat_note(row: dict) -> str:
         return ('<br>(trained in float32; the recipe sets `amp = True` now: repeat with '
                 '`--cfg-options amp=False`)')
     return '<br>(trained with amp; this command trains in float32 now: repeat with `--amp`)'
+
+
+def _changed_since(changes: list) -> str:
+    """The recipe cell's mark for a recipe changed since the run: up to three settings (a list
+    item's changes counted as that list's)."""
+    if not changes:
+        return ''
+    groups = list(dict.fromkeys(c.split('[', 1)[0] for c in changes))
+    more = f' and {len(groups) - 3} more' if len(groups) > 3 else ''
+    return ' (the recipe changed since the run: ' + ', '.join(f'`{g}`' for g in groups[:3]) + more + ')'
 
 
 def _num(value, digits: int) -> str:
@@ -256,6 +271,9 @@ COLUMNS = """## Columns
 - **recipe**: `zoo::<path>` is the shipped recipe `configs/<path>`. A run trained from another
   checkout's copy of a recipe is named so only when the shipped recipe builds the same model (the
   model fingerprint in the run's `zoo_run.json`); otherwise its config path is given as recorded.
+  "(the recipe changed since the run: ...)": the recipe's model, data pipelines, schedule,
+  optimizer or evaluation now differ from the run's training config (saved in its work dir) in
+  the settings named; precision, the memory layout and the data's location are not counted.
 - **AP, AP50, AP75**: COCO AP@[.5:.95], AP@.5 and AP@.75 (pycocotools), in [0, 1], on BCCD's
   val split (the recipes' test split), from `zoo test` on the work dir, else from the run's last
   validation (the final checkpoint on the same split), marked "(val)".
@@ -310,7 +328,8 @@ def model_zoo_markdown(rows: list[dict], command: Optional[str] = None) -> str:
     for r in rows:
         val = ' (val)' if r['metrics_from'] != 'zoo test' else ''
         size = f' ({r["input_size"][0]}x{r["input_size"][1]})' if r.get('input_size') else ''
-        cells = [f'`{r["recipe"]}`'] + [_num(r[c], 3) + val for c in _METRICS]
+        cells = [f'`{r["recipe"]}`' + _changed_since(r.get('recipe_changes'))]
+        cells += [_num(r[c], 3) + val for c in _METRICS]
         cells += [_num(None if r['params'] is None else r['params'] / 1e6, 2),
                   _num(r['gflops'], 1) + size,
                   _num(r['latency_ms'], 1) + _PRECISION_MARK.get(r.get('precision'), ''),
