@@ -9,7 +9,9 @@ whether it trained under mixed precision (``amp`` in the training's config,
 the work dir, else the run's last validation), and the ``zoo train`` and ``zoo test`` command
 lines the run record holds. A command line the record
 does not hold (a run made before the zoo recorded them) is shown as not recorded, never
-reconstructed.
+reconstructed. A run whose recipe has changed since in what it trains or how it is scored is
+marked (:mod:`zoo.ablation.recipe_changes`), and a recorded command that would now train in
+another precision than the run did gets the flag that repeats it.
 """
 from __future__ import annotations
 

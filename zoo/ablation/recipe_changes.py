@@ -8,8 +8,6 @@ recipe, and the table says so (:func:`recipe_changes`).
 """
 from __future__ import annotations
 
-import copy
-
 __all__ = ['recipe_changes', 'COMPARED']
 
 #: the top-level config keys compared: what a run learns from and how it is scored
@@ -65,8 +63,7 @@ def recipe_changes(run_cfg, recipe_cfg) -> list[str]:
     from mmengine.config import Config
 
     from zoo.runner.precision import apply_amp
-    recipe = Config(copy.deepcopy(_plain(recipe_cfg.to_dict() if hasattr(recipe_cfg, 'to_dict')
-                                         else recipe_cfg)))
+    recipe = Config(_plain(recipe_cfg.to_dict() if hasattr(recipe_cfg, 'to_dict') else recipe_cfg))
     run = _plain(run_cfg.to_dict() if hasattr(run_cfg, 'to_dict') else run_cfg)
     recipe.amp = run.get('amp', False)
     apply_amp(recipe)
